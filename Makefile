@@ -1,0 +1,53 @@
+# The two commands a newcomer needs are `make demo` and `make test`; both bootstrap
+# the virtual environment on first use and do nothing extra on the next run.
+PYTHON ?= python3
+VENV   := .venv
+UV     := .uv/bin/uv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+UV_VERSION := 0.13.9
+
+.PHONY: demo test down up status lint format lock clean
+
+demo: $(STAMP)
+	$(BIN)/dataspace up
+	$(BIN)/dataspace demo
+	@echo "The stack is still running; stop it with: make down"
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+up: $(STAMP)
+	$(BIN)/dataspace up
+
+down: $(STAMP)
+	$(BIN)/dataspace down
+
+status: $(STAMP)
+	$(BIN)/dataspace status
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Re-pin every dependency after changing pyproject.toml (needs the package registry).
+lock: $(UV)
+	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 \
+		--no-header --no-annotate --quiet -o constraints.txt
+
+clean: down
+	rm -rf $(VENV) .uv .dataspace .pytest_cache .mypy_cache .ruff_cache
+
+$(UV):
+	$(PYTHON) -m venv .uv
+	.uv/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+$(STAMP): pyproject.toml constraints.txt | $(UV)
+	test -x $(BIN)/python || $(UV) venv --quiet --python "$$(command -v $(PYTHON))" $(VENV)
+	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)

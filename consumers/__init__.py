@@ -1,0 +1,1 @@
+"""The subscriber side: delivery consumer, grant + download + verify + land, receipts."""

@@ -1,0 +1,1 @@
+"""Starting, watching and stopping the embedded stack (Tansu broker, Swift object store)."""

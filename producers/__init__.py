@@ -1,0 +1,1 @@
+"""The provider side: building and publishing releases, slicing per agreement, the outbox relay."""
