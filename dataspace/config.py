@@ -30,6 +30,9 @@ DEFAULT_CONFIG_FILE = "dataspace.toml"
 EMBEDDED_S3_USER = "dataspace:operator"
 EMBEDDED_CREDENTIALS_FILE = "s3-credentials.json"
 
+# What confluent-kafka's clients take as configuration.
+KafkaConfig = dict[str, str | int | float | bool]
+
 # Tansu does not wake a waiting fetch when data arrives, and a joining consumer waits about
 # half its session timeout: without these, latency is 100+ ms and the first message ~23 s.
 EMBEDDED_CONSUMER_TUNING = {
@@ -102,9 +105,7 @@ def parse_s3_endpoint(
             "set DATASPACE_S3_ENDPOINT to something like http://127.0.0.1:9000."
         )
     if parts.path not in ("", "/"):
-        raise ConfigError(
-            f"The S3 endpoint {url!r} has a path; give only scheme, host and port."
-        )
+        raise ConfigError(f"The S3 endpoint {url!r} has a path; give only scheme, host and port.")
     try:
         explicit_port = parts.port
     except ValueError as exc:
@@ -153,6 +154,12 @@ class Settings(BaseSettings):
         "take the next three ports.",
     )
 
+    @field_validator("state_dir")
+    @classmethod
+    def _absolute_state_dir(cls, value: Path) -> Path:
+        # Services are started from other directories: a relative path would move with them.
+        return value.expanduser().resolve()
+
     @field_validator("kafka_options", mode="before")
     @classmethod
     def _options_as_strings(cls, value: Any) -> Any:
@@ -198,15 +205,15 @@ class Settings(BaseSettings):
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(self.state_dir / 'control-plane.db').resolve()}"
+        return f"sqlite:///{self.state_dir / 'control-plane.db'}"
 
-    def kafka_producer_config(self, **overrides: str) -> dict[str, str]:
-        config = {"bootstrap.servers": self.bootstrap_servers, **self.kafka_options}
+    def kafka_producer_config(self, **overrides: str) -> KafkaConfig:
+        config: KafkaConfig = {"bootstrap.servers": self.bootstrap_servers, **self.kafka_options}
         return {**config, **overrides}
 
-    def kafka_consumer_config(self, group_id: str, **overrides: str) -> dict[str, str]:
+    def kafka_consumer_config(self, group_id: str, **overrides: str) -> KafkaConfig:
         tuning = EMBEDDED_CONSUMER_TUNING if self.kafka_embedded else {}
-        config = {
+        config: KafkaConfig = {
             "bootstrap.servers": self.bootstrap_servers,
             "group.id": group_id,
             "enable.auto.commit": "false",

@@ -1,0 +1,1 @@
+"""Adapters to outside technology (Kafka, S3). The domain code never imports these SDKs."""

@@ -1,0 +1,87 @@
+"""`dataspace up | down | status | demo`."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dataspace.config import load_settings
+from infra.stack import ServiceStatus, Stack
+
+console = Console()
+
+STATE_STYLE = {
+    "running": "green",
+    "external": "green",
+    "file": "green",
+    "stopped": "dim",
+    "degraded": "yellow",
+    "unreachable": "red",
+}
+
+
+def _status_table(statuses: list[ServiceStatus]) -> Table:
+    table = Table(title="Dataspace stack")
+    for column in ("service", "endpoint", "state", "pids", "detail"):
+        table.add_column(column)
+    for status in statuses:
+        style = STATE_STYLE.get(status.state, "")
+        table.add_row(
+            status.label,
+            status.endpoint,
+            f"[{style}]{status.state}[/]",
+            " ".join(str(pid) for pid in status.pids),
+            status.detail,
+        )
+    return table
+
+
+def up() -> None:
+    """Start the embedded services that are not configured as external, and wait for health."""
+    settings = load_settings()
+    began = time.monotonic()
+    statuses = Stack(settings).up()
+    console.print(_status_table(statuses))
+    console.print(f"Stack ready in {time.monotonic() - began:.1f} s.")
+    if settings.s3_embedded:
+        s3 = settings.s3()
+        console.print(
+            f"S3: {s3.url}  access key [bold]{s3.access_key}[/]  "
+            f"secret key [bold]{s3.secret_key.get_secret_value()}[/]  region {s3.region}",
+            highlight=False,
+        )
+    console.print(f"Kafka: {settings.bootstrap_servers}", highlight=False)
+    console.print(f"State and logs: {settings.state_dir.resolve()}", highlight=False)
+    console.print("Stop with: dataspace down")
+
+
+def down() -> None:
+    """Stop what `up` started (nothing external); safe to run twice."""
+    stopped = Stack(load_settings()).down()
+    if stopped:
+        console.print(f"Stopped: {', '.join(stopped)}.")
+    else:
+        console.print("Nothing was running.")
+
+
+def status() -> None:
+    """Show each service's state and health; exit 1 if any is degraded or unreachable."""
+    statuses = Stack(load_settings()).status()
+    console.print(_status_table(statuses))
+    if any(s.state in ("degraded", "unreachable") for s in statuses):
+        raise typer.Exit(1)
+
+
+def demo() -> None:
+    """Run the main job on the running stack."""
+    from dataspace.demo import run_demo  # noqa: PLC0415
+
+    run_demo(load_settings(), console)
+
+
+def register(app: typer.Typer) -> None:
+    for command in (up, down, status, demo):
+        app.command()(command)
