@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from dataspace.errors import Conflict, NotFound, StoreBusy
+from dataspace.errors import Conflict, NotFound, ServiceError, StoreBusy
 from dataspace.store import ledger_store, outbox, repository
 from dataspace.store.db import Database
 from dataspace.store.models import OutboxRow, ParticipantRow
@@ -128,3 +128,14 @@ def test_lookups_return_existing_rows(db: Database) -> None:
     assert version.version == 3
     with pytest.raises(NotFound, match="has no release version 4"), db.transaction() as session:
         repository.get_release(session, "demand-forecast", 4)
+
+
+def test_an_unmigrated_database_says_to_run_the_migrations(database_url: str) -> None:
+    with Database(database_url) as fresh, pytest.raises(ServiceError, match="run the migrations"):
+        _count(fresh, ParticipantRow)
+
+
+def test_an_unreachable_database_is_a_service_error_naming_the_setting() -> None:
+    nowhere = "postgresql+psycopg2://postgres@127.0.0.1:1/test?connect_timeout=2"
+    with Database(nowhere) as db, pytest.raises(ServiceError, match="DATASPACE_DATABASE_URL"):
+        _count(db, ParticipantRow)
