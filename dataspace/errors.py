@@ -48,3 +48,7 @@ class ServiceError(DataspaceError):
     """A service of the stack is missing, unreachable or failed to start."""
 
     exit_code = 6
+
+
+class StoreBusy(ServiceError):
+    """The control-plane database stayed locked by other writers for longer than we wait."""

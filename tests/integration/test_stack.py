@@ -14,7 +14,7 @@ from dataspace.config import Settings, load_settings
 from dataspace.errors import ServiceError
 from infra.process import is_alive
 from infra.stack import Stack
-from tests.integration.conftest import embedded_settings
+from tests.fixtures.stack import embedded_settings
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,144 @@
+"""The control-plane database: one engine, one session factory, and the migrations.
+
+``Database(url)`` works the same on SQLite (the embedded default) and PostgreSQL (production):
+
+- ``with db.transaction() as session:`` commits when the block ends and rolls back everything
+  when it raises, so a state change and its outbox row are written together or not at all.
+- SQLite runs in WAL mode with foreign keys on, and every transaction starts with
+  ``BEGIN IMMEDIATE``: it takes the write lock up front, waiting up to the busy timeout,
+  instead of failing midway when a read-only transaction later tries to write.
+- PostgreSQL checks pooled connections before use and waits at most the busy timeout for a
+  row lock.
+- A database that stays locked becomes :class:`~dataspace.errors.StoreBusy`, a violated
+  constraint a :class:`~dataspace.errors.Conflict` (or NotFound / InvalidInput), each with one
+  sentence; the driver error is chained as the cause.
+
+The object is thread-safe: every thread opens its own transactions from the shared pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from dataspace.store.failures import translate
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+DEFAULT_BUSY_TIMEOUT_S = 15.0
+# Any constant works; it only has to be the same in every process that migrates.
+MIGRATION_LOCK_KEY = 0x6461_7461_7370  # "datasp"
+
+
+class Database:
+    """An engine plus a session factory for one control-plane database URL."""
+
+    def __init__(self, url: str | URL, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
+        self.url = make_url(url)
+        self.engine = _create_engine(self.url, busy_timeout_s)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work is committed at the end of the block, or wholly rolled back.
+
+        Rows stay readable after the block (they are not expired on commit).
+        """
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except DBAPIError as exc:
+            raise translate(exc) from exc
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+
+def migrate(url: str | URL) -> None:
+    """Upgrade the database at ``url`` to the newest schema; running it again changes nothing."""
+    with Database(url) as database:
+        try:
+            with database.engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    # Two processes starting at once must not both create the tables.
+                    connection.exec_driver_sql(
+                        f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+                    )
+                command.upgrade(alembic_config(connection), "head")
+        except DBAPIError as exc:
+            raise translate(exc) from exc
+
+
+def alembic_config(connection: Connection) -> Config:
+    """An Alembic configuration that runs the packaged migrations on ``connection``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _create_engine(url: URL, busy_timeout_s: float) -> Engine:
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        _make_parent_directory(url)
+        engine = create_engine(url)
+        _configure_sqlite(engine, busy_timeout_s)
+        return engine
+    engine = create_engine(url, pool_pre_ping=True)
+    if backend == "postgresql":
+        _configure_postgresql(engine, busy_timeout_s)
+    return engine
+
+
+def _make_parent_directory(url: URL) -> None:
+    if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_s: float) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: object) -> None:
+        # Leave BEGIN to us (below); pysqlite's own guess would start a deferred transaction.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _configure_postgresql(engine: Engine, busy_timeout_s: float) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: object) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SET lock_timeout = %s", (f"{int(busy_timeout_s * 1000)}ms",))
+        cursor.close()
+        dbapi_connection.commit()  # a SET inside a rolled-back transaction would be undone

@@ -1,0 +1,1 @@
+"""Alembic migrations of the control-plane schema, run by ``dataspace.store.db.migrate``."""

@@ -1,0 +1,132 @@
+"""The transactional outbox: messages for Kafka, written with the change they announce.
+
+Guarantees, and what a relay must do to keep them:
+
+- **Atomic with the change.** :func:`enqueue` only adds a row to the caller's session, so the
+  message exists exactly when the state change it announces was committed.
+- **At least once.** A row stays unsent until :func:`mark_sent`. A relay that crashes after
+  publishing but before marking publishes again after the lease ends, so consumers must be
+  idempotent on the event id (they are, DESIGN §6).
+- **Per-key order.** :func:`claim_batch` returns rows in id order and holds back every row
+  whose ``(topic, key)`` has an earlier unsent row that is not due (leased or backing off).
+  The relay must publish a batch in the order given and, once a message of a key fails,
+  publish no later message of that key from the same batch. On PostgreSQL ids are handed out
+  at insert time, so two *concurrent* transactions may commit out of id order; changes to one
+  subject are ordered because they lock the subject's row.
+- **Idempotent marks.** Marking a sent row sent again changes nothing; a failure reported for
+  a row that is already sent is ignored.
+- **Claims are leases.** A claimed row is not handed out again until its lease ends, so two
+  relays do not publish the same row at the same time (one relay is still the intended setup).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from dataspace.store.db import Database
+from dataspace.store.models import OutboxRow
+from dataspace.store.types import utcnow
+
+DEFAULT_LEASE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A claimed message, detached from the database."""
+
+    id: int
+    topic: str
+    key: str
+    payload: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    attempts: int = 0
+
+
+def enqueue(
+    session: Session,
+    topic: str,
+    key: str,
+    payload: bytes,
+    headers: Mapping[str, str] | None = None,
+) -> OutboxRow:
+    """Add a message to the caller's transaction; it is published only if that commits."""
+    row = OutboxRow(topic=topic, key=key, payload=payload, headers=dict(headers or {}))
+    session.add(row)
+    session.flush()  # assigns the id, which is the publishing order
+    return row
+
+
+def claim_batch(
+    db: Database,
+    limit: int,
+    *,
+    lease: timedelta = DEFAULT_LEASE,
+    now: datetime | None = None,
+) -> list[OutboxMessage]:
+    """Up to ``limit`` due, unsent messages in id order, leased to the caller for ``lease``."""
+    now = now or utcnow()
+    with db.transaction() as session:
+        rows = session.scalars(_due(now).limit(limit).with_for_update()).all()
+        for row in rows:
+            row.next_attempt_at = now + lease
+        return [
+            OutboxMessage(row.id, row.topic, row.key, row.payload, row.headers, row.attempts)
+            for row in rows
+        ]
+
+
+def mark_sent(db: Database, ids: Iterable[int], *, now: datetime | None = None) -> int:
+    """Record that these messages were published; returns how many were not marked before."""
+    wanted = list(ids)
+    if not wanted:
+        return 0
+    statement = (
+        update(OutboxRow)
+        .where(OutboxRow.id.in_(wanted), OutboxRow.sent_at.is_(None))
+        .values(sent_at=now or utcnow())
+    )
+    with db.transaction() as session:
+        # Core execution, so the count of rows changed is typed (no ORM objects to refresh).
+        return session.connection().execute(statement).rowcount
+
+
+def mark_failed(db: Database, message_id: int, next_attempt_at: datetime) -> None:
+    """Count a failed attempt and hold the message (and later ones of its key) until then."""
+    statement = (
+        update(OutboxRow)
+        .where(OutboxRow.id == message_id, OutboxRow.sent_at.is_(None))
+        .values(attempts=OutboxRow.attempts + 1, next_attempt_at=next_attempt_at)
+    )
+    with db.transaction() as session:
+        session.execute(statement)
+
+
+def pending_count(session: Session) -> int:
+    """How many messages are not yet published (for metrics and tests)."""
+    unsent = select(func.count()).select_from(OutboxRow).where(OutboxRow.sent_at.is_(None))
+    return session.scalar(unsent) or 0
+
+
+def _due(now: datetime) -> Select[OutboxRow]:
+    earlier = aliased(OutboxRow)
+    held_back_by_earlier = exists().where(
+        earlier.topic == OutboxRow.topic,
+        earlier.key == OutboxRow.key,
+        earlier.id < OutboxRow.id,
+        earlier.sent_at.is_(None),
+        earlier.next_attempt_at > now,
+    )
+    return (
+        select(OutboxRow)
+        .where(
+            OutboxRow.sent_at.is_(None),
+            or_(OutboxRow.next_attempt_at.is_(None), OutboxRow.next_attempt_at <= now),
+            ~held_back_by_earlier,
+        )
+        .order_by(OutboxRow.id)
+    )

@@ -1,0 +1,3 @@
+"""Fixtures live in tests/fixtures/, one module per kind of real service."""
+
+pytest_plugins = ["tests.fixtures.stack", "tests.fixtures.databases"]

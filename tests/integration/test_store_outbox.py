@@ -1,0 +1,84 @@
+"""Contract: the outbox hands out messages in order, leases them, and marks idempotently."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from dataspace.store import outbox
+from dataspace.store.db import Database
+from dataspace.store.types import utcnow
+
+pytestmark = pytest.mark.integration
+
+TOPIC = "dataspace.deliveries.announced.v1"
+LEASE = timedelta(seconds=60)
+
+
+def _enqueue(db: Database, *keys: str) -> list[int]:
+    with db.transaction() as session:
+        return [
+            outbox.enqueue(session, TOPIC, key, f"event {n}".encode(), {"event-id": str(n)}).id
+            for n, key in enumerate(keys)
+        ]
+
+
+def test_claim_returns_unsent_messages_in_id_order_with_their_content(db: Database) -> None:
+    ids = _enqueue(db, "acme", "beta", "acme")
+
+    claimed = outbox.claim_batch(db, 10, lease=LEASE)
+
+    assert [message.id for message in claimed] == sorted(ids) == ids
+    assert [message.key for message in claimed] == ["acme", "beta", "acme"]
+    assert claimed[1].payload == b"event 1"
+    assert claimed[1].headers == {"event-id": "1"}
+    assert claimed[1].topic == TOPIC
+
+
+def test_a_claim_is_a_lease_that_expires(db: Database) -> None:
+    first, second, third = _enqueue(db, "a", "b", "c")
+    now = utcnow()
+
+    assert [m.id for m in outbox.claim_batch(db, 2, lease=LEASE, now=now)] == [first, second]
+    assert [m.id for m in outbox.claim_batch(db, 2, lease=LEASE, now=now)] == [third]
+    assert outbox.claim_batch(db, 2, lease=LEASE, now=now) == []
+    # Nobody marked them: after the lease they are handed out again (at least once).
+    again = outbox.claim_batch(db, 10, lease=LEASE, now=now + 2 * LEASE)
+    assert [m.id for m in again] == [first, second, third]
+
+
+def test_marking_sent_is_idempotent_and_final(db: Database) -> None:
+    first, second = _enqueue(db, "a", "b")
+    outbox.claim_batch(db, 10, lease=LEASE)
+
+    assert outbox.mark_sent(db, [first, second]) == 2
+    assert outbox.mark_sent(db, [first, second]) == 0
+    assert outbox.mark_sent(db, []) == 0
+    assert outbox.claim_batch(db, 10, now=utcnow() + 2 * LEASE) == []
+    with db.transaction() as session:
+        assert outbox.pending_count(session) == 0
+
+
+def test_a_failed_message_backs_off_and_holds_back_its_key_only(db: Database) -> None:
+    failed, later_same_key, other_key = _enqueue(db, "acme", "acme", "beta")
+    now = utcnow()
+    outbox.claim_batch(db, 10, lease=LEASE, now=now)
+    outbox.mark_failed(db, failed, next_attempt_at=now + timedelta(minutes=10))
+
+    after_lease = outbox.claim_batch(db, 10, lease=LEASE, now=now + 2 * LEASE)
+    outbox.mark_sent(db, [other_key])
+    after_backoff = outbox.claim_batch(db, 10, lease=LEASE, now=now + timedelta(minutes=11))
+
+    assert [m.id for m in after_lease] == [other_key]
+    assert [m.id for m in after_backoff] == [failed, later_same_key]
+    assert after_backoff[0].attempts == 1
+
+
+def test_a_failure_reported_after_sending_is_ignored(db: Database) -> None:
+    (message,) = _enqueue(db, "acme")
+    outbox.mark_sent(db, [message])
+
+    outbox.mark_failed(db, message, next_attempt_at=utcnow())
+
+    assert outbox.claim_batch(db, 10, now=utcnow() + 2 * LEASE) == []
