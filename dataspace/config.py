@@ -102,9 +102,7 @@ def parse_s3_endpoint(
             "set DATASPACE_S3_ENDPOINT to something like http://127.0.0.1:9000."
         )
     if parts.path not in ("", "/"):
-        raise ConfigError(
-            f"The S3 endpoint {url!r} has a path; give only scheme, host and port."
-        )
+        raise ConfigError(f"The S3 endpoint {url!r} has a path; give only scheme, host and port.")
     try:
         explicit_port = parts.port
     except ValueError as exc:
