@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 from dataspace.errors import InvalidInput
 
@@ -162,3 +163,10 @@ def _place_point(digits: str, point: int) -> str:
     sign = "+" if exponent >= 0 else "-"
     mantissa = digits if count == 1 else f"{digits[0]}.{digits[1:]}"
     return f"{mantissa}e{sign}{abs(exponent)}"
+
+
+def utc_iso(moment: datetime) -> str:
+    """An aware datetime as ISO 8601 in UTC with a ``Z`` suffix; one spelling per instant."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidInput("The time has no timezone; pass an aware UTC datetime.")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

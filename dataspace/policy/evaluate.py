@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
 
+from dataspace.canonical import utc_iso
 from dataspace.errors import InvalidInput
 from dataspace.ids import participant_id
 from dataspace.policy.model import (
@@ -134,12 +135,12 @@ def check_constraint(constraint: Constraint, context: Context) -> tuple[bool, st
 
 
 def _check_time(constraint: TimeConstraint, now: datetime) -> tuple[bool, str]:
-    instant = _iso(constraint.instant)
+    instant = utc_iso(constraint.instant)
     if constraint.operator is Operator.GTEQ:
         met = now >= constraint.instant
-        return met, f"dateTime {_iso(now)} is {'on or after' if met else 'before'} {instant}"
+        return met, f"dateTime {utc_iso(now)} is {'on or after' if met else 'before'} {instant}"
     met = now < constraint.instant
-    return met, f"dateTime {_iso(now)} is {'before' if met else 'on or after'} {instant}"
+    return met, f"dateTime {utc_iso(now)} is {'before' if met else 'on or after'} {instant}"
 
 
 def _check_set(constraint: SetConstraint, context: Context) -> tuple[bool, str]:
@@ -182,7 +183,3 @@ def _known(kind: type[_E], value: object, what: str) -> _E:
         return kind(value)
     choices = ", ".join(member.value for member in kind)
     raise InvalidInput(f"The {what} {value!r} is unknown; use one of: {choices}.")
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

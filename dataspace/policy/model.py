@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from dataspace.canonical import utc_iso
 from dataspace.errors import InvalidInput
 from dataspace.ids import COLUMN_RULE, SLUG_PATTERN, SLUG_RULE, column_name
 from dataspace.policy.vocabulary import (
@@ -361,7 +362,7 @@ def _constraints_json(constraints: tuple[Constraint, ...]) -> list[dict[str, Any
 def constraint_json(constraint: Constraint) -> dict[str, Any]:
     """One constraint in its JSON form."""
     if isinstance(constraint, TimeConstraint):
-        instant = constraint.instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        instant = utc_iso(constraint.instant)
         return {
             "leftOperand": "dateTime",
             "operator": constraint.operator.value,
