@@ -31,7 +31,7 @@ from dataspace.policy.vocabulary import (
 
 POLICY_KEYS = frozenset({"@context", "@type", "uid", "profile", "target", "assigner"})
 POLICY_KEYS |= {"permission", "prohibition"}
-PROFILE = "https://dataspace.example/odrl-profile/v1"
+PROFILE = "urn:dataspace:odrl-profile:v1"
 MAX_UID_LENGTH = 256
 _E = TypeVar("_E", bound=StrEnum)
 
