@@ -2,8 +2,8 @@
 
 Guarantees:
 
-- a private key written by :func:`save_private_key` is created atomically with mode 0600 and
-  never overwrites an existing file (``O_CREAT | O_EXCL``);
+- a private key written by :func:`save_private_key` appears atomically, whole, with mode
+  0600 from its first byte, and never overwrites an existing file;
 - :class:`SigningKey` never shows its private bytes in ``repr``/``str`` (so never in logs
   or tracebacks), and refuses to be pickled by accident;
 - public keys travel as base64url (no padding) of their 32 raw bytes;
@@ -93,27 +93,37 @@ def public_key_b64(key: Ed25519PublicKey) -> str:
 
 
 def save_private_key(key: SigningKey, path: Path) -> None:
-    """Write ``key`` as PKCS#8 PEM to a new file with mode 0600.
+    """Write ``key`` as PKCS#8 PEM to the new file ``path`` with mode 0600, atomically.
 
-    The file is created with its final mode in one system call, so it is never readable by
-    others, not even briefly. An existing file is never overwritten (raises Conflict).
+    The key is written and synced to a temporary file created 0600 with ``O_CREAT|O_EXCL``
+    in the same directory, then hard-linked to ``path``: a reader (or a crash) sees either no
+    file or the whole key, the key is never readable by others, not even briefly, and an
+    existing file is never overwritten (raises Conflict).
     """
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_KEY_MODE)
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_KEY_MODE)
+        with os.fdopen(descriptor, "wb") as stream:
+            os.fchmod(stream.fileno(), PRIVATE_KEY_MODE)  # the umask may have narrowed it
+            stream.write(key.private_pem())
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.link(temporary, path)
     except FileExistsError as exc:
         raise Conflict(
             f"The key file {path} already exists; remove it first if you mean to replace it."
         ) from exc
+    finally:
+        temporary.unlink(missing_ok=True)
+    _sync_directory(path.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
     try:
-        # The umask may have narrowed the mode further; make it exactly 0600.
-        os.fchmod(descriptor, PRIVATE_KEY_MODE)
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(key.private_pem())
-            stream.flush()
-            os.fsync(stream.fileno())
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def load_private_key(path: Path) -> SigningKey:

@@ -92,3 +92,26 @@ def test_loading_garbage_or_a_short_public_key_is_invalid_input(tmp_path):
         load_private_key(path)
     with pytest.raises(InvalidInput, match="has 3 bytes"):
         load_public_key("AAAA")
+
+
+def test_key_file_is_created_with_o_excl_and_mode_0600(tmp_path, key, monkeypatch):
+    calls = []
+    real_open = os.open
+
+    def spy(path, flags, mode=0o777, *args, **kwargs):
+        calls.append((flags, mode))
+        return real_open(path, flags, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", spy)
+    save_private_key(key, tmp_path / "k.pem")
+    flags, mode = calls[0]
+    assert flags & os.O_CREAT
+    assert flags & os.O_EXCL
+    assert mode == 0o600
+
+
+def test_no_temporary_file_is_left_behind(tmp_path, key):
+    save_private_key(key, tmp_path / "k.pem")
+    with pytest.raises(Conflict):
+        save_private_key(SigningKey.generate(), tmp_path / "k.pem")
+    assert [p.name for p in tmp_path.iterdir()] == ["k.pem"]
