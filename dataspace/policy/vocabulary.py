@@ -7,8 +7,13 @@ in the same commit.
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
+
+from dataspace.identity.membership import HOME_COUNTRY, REGION_PATTERN, Role
+
+# Roles and regions are part of the vocabulary (recipientRole, recipientRegion) but belong
+# to participants, so they are defined with identity and re-exported here.
+__all__ = ["HOME_COUNTRY", "REGION_PATTERN", "Role"]
 
 
 class Action(StrEnum):
@@ -65,21 +70,6 @@ class DutyAction(StrEnum):
 class MaskMethod(StrEnum):
     HASH = "hash"  # SHA-256 hex of the value salted per agreement: joinable, not readable
     REDACT = "redact"  # replaced by null
-
-
-class Role(StrEnum):
-    """Roles of participants in the data space."""
-
-    CHAIN_LEADER = "chain_leader"
-    SUPPLIER = "supplier"
-    PUBLIC_DATA_AUTHORITY = "public_data_authority"
-    AUTHORIZED_OPERATOR = "authorized_operator"
-    OPERATOR = "operator"
-
-
-# ISO 3166-1 alpha-2 country, optionally with an ISO 3166-2 subdivision: CN, CN-JS, DE-BY.
-REGION_PATTERN = re.compile(r"[A-Z]{2}(?:-[A-Z0-9]{1,3})?", re.ASCII)
-HOME_COUNTRY = "CN"
 
 
 def region_within(region: str, area: str) -> bool:
