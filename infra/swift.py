@@ -20,7 +20,10 @@ from dataspace.config import EMBEDDED_CREDENTIALS_FILE, EMBEDDED_S3_USER, Settin
 from dataspace.errors import ServiceError
 from infra.components import Component, Service, http_ok, venv_script
 
-EXPIRER_INTERVAL_SECONDS = 30
+# The expirer finds queued deletions only in containers the account server has heard of,
+# and the container updater is what tells it: both run often so reclaiming takes seconds.
+EXPIRER_INTERVAL_SECONDS = 10
+CONTAINER_UPDATER_INTERVAL_SECONDS = 5
 BACKENDS = (("object", 1), ("container", 2), ("account", 3))
 
 
@@ -92,16 +95,20 @@ def _default_section(layout: SwiftLayout, port: int) -> str:
         "workers = 0\n"
         "log_level = INFO\n"
         "log_name = swift\n"
+        f"recon_cache_path = {layout.root / 'recon'}\n"
     )
 
 
 def _backend_conf(layout: SwiftLayout, server: str) -> str:
-    return (
+    conf = (
         _default_section(layout, layout.port(server))
         + f"\n[pipeline:main]\npipeline = healthcheck {server}-server\n"
         + f"\n[app:{server}-server]\nuse = egg:swift#{server}\n"
         + "\n[filter:healthcheck]\nuse = egg:swift#healthcheck\n"
     )
+    if server == "container":
+        conf += f"\n[container-updater]\ninterval = {CONTAINER_UPDATER_INTERVAL_SECONDS}\n"
+    return conf
 
 
 def _proxy_conf(layout: SwiftLayout, secret: str) -> str:
@@ -182,7 +189,7 @@ def _build_rings(layout: SwiftLayout) -> None:
 
 def prepare(layout: SwiftLayout) -> None:
     """Write configuration and rings; create the device directory. Idempotent."""
-    for directory in (layout.etc, layout.devices / "d1"):
+    for directory in (layout.etc, layout.devices / "d1", layout.root / "recon"):
         directory.mkdir(parents=True, exist_ok=True)
     _check_xattrs(layout.devices / "d1")
     secret = _credentials(layout.settings)["secret_key"]
@@ -206,22 +213,23 @@ def _server(layout: SwiftLayout, name: str, port: int) -> Component:
     )
 
 
-def _expirer(layout: SwiftLayout) -> Component:
-    conf = layout.conf("object-expirer")
+def _daemon(layout: SwiftLayout, name: str, entry: str, conf_name: str) -> Component:
+    """A background Swift daemon: it listens nowhere, so alive after start-up means ready."""
+    conf = layout.conf(conf_name)
     return Component(
-        name="swift-object-expirer",
-        label="The Swift object expirer",
+        name=f"swift-{name}",
+        label=f"The Swift {name.replace('-', ' ')}",
         argv=lambda: (
             sys.executable,
             "-m",
             "infra.swift_daemon",
             str(layout.etc),
-            "swift.obj.expirer:main",
+            entry,
             str(conf),
             "--verbose",
         ),
         port=0,
-        ready=lambda: True,  # it listens nowhere: alive after start-up means ready
+        ready=lambda: True,
     )
 
 
@@ -229,7 +237,10 @@ def service(settings: Settings) -> Service:
     layout = SwiftLayout(settings)
     components = [_server(layout, f"{name}-server", layout.port(name)) for name, _ in BACKENDS]
     components.append(_server(layout, "proxy-server", layout.proxy_port))
-    components.append(_expirer(layout))
+    components.append(
+        _daemon(layout, "container-updater", "swift.container.updater:main", "container-server")
+    )
+    components.append(_daemon(layout, "object-expirer", "swift.obj.expirer:main", "object-expirer"))
     proxy_health = f"http://127.0.0.1:{layout.proxy_port}/healthcheck"
     return Service(
         name="object-store",

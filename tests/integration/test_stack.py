@@ -33,7 +33,7 @@ def test_lifecycle_up_twice_down_twice_and_data_survives(tmp_path: Path) -> None
     try:
         stack.up()
         pids = all_pids(stack)
-        assert len(pids) == 6, "one broker and five Swift processes"
+        assert len(pids) == 7, "one broker and six Swift processes"
         assert states(stack) == {"kafka": "running", "object-store": "running", "database": "file"}
 
         stack.up()  # a second `up` leaves the healthy stack alone
