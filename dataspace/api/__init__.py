@@ -1,0 +1,1 @@
+"""The management API of the control plane (FastAPI) and its request authentication."""
