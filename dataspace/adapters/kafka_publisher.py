@@ -17,7 +17,8 @@ from dataspace.config import Settings
 from dataspace.store.outbox import OutboxMessage
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
-DeliveryCallback = Callable[[KafkaError | None, Message[bytes, bytes]], None]
+# confluent-kafka's Message is generic only in its type stubs, so the alias is a string.
+DeliveryCallback = Callable[[KafkaError | None, "Message[bytes, bytes]"], None]
 
 
 class KafkaPublisher:
