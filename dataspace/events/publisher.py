@@ -1,0 +1,173 @@
+"""Sending events to Kafka so that a return means "the broker has it".
+
+:class:`EventProducer` guarantees:
+
+- **acknowledged or raised**: :meth:`~EventProducer.send` and :meth:`~EventProducer.send_many`
+  return only after every message got a successful delivery report from the broker (acks=all);
+  otherwise they raise :class:`ServiceError` with a sentence. Nothing is left to an
+  asynchronous callback that nobody reads.
+- **idempotent, ordered per key**: ``enable.idempotence=true`` lets librdkafka retry without
+  duplicating or reordering messages within a partition, so per-key order holds.
+- **at least once across failures**: a message whose report did not come within the delivery
+  timeout may still reach the broker later. Callers (the outbox relay) therefore re-send on
+  error, and consumers are idempotent on the event id.
+- **thread-safe** as confluent-kafka's Producer is; a call waits for *all* messages in flight,
+  including other threads', so share one producer only where that is acceptable.
+
+Close it (or use it as a context manager): closing flushes what is still queued.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from dataspace.config import Settings
+from dataspace.errors import ServiceError
+from dataspace.events.envelope import EncodedEvent
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DELIVERY_TIMEOUT = 30.0
+# flush() waits a little longer than librdkafka's own per-message timeout, so every message
+# has its definitive report (delivered or expired) by the time flush() returns.
+FLUSH_GRACE_SECONDS = 5.0
+QUEUE_FULL_WAIT_SECONDS = 0.1
+
+KafkaHeaders = Sequence[tuple[str, bytes | None]]
+
+
+@dataclass(frozen=True)
+class OutgoingRecord:
+    """One message to produce, event or not (a dead letter is a copied record)."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: KafkaHeaders
+
+    @classmethod
+    def of(cls, event: EncodedEvent) -> OutgoingRecord:
+        return cls(event.topic, event.key.encode("utf-8"), event.value, event.kafka_headers())
+
+
+class EventProducer:
+    """An idempotent, acks=all Kafka producer whose sends return only once acknowledged."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        delivery_timeout: float = DEFAULT_DELIVERY_TIMEOUT,
+        **overrides: str,
+    ) -> None:
+        self._servers = settings.bootstrap_servers
+        self._timeout = delivery_timeout
+        config = settings.kafka_producer_config(
+            **{
+                "enable.idempotence": "true",
+                "acks": "all",
+                "message.timeout.ms": str(int(delivery_timeout * 1000)),
+                **overrides,
+            }
+        )
+        self._producer = Producer(config)
+
+    def send(self, event: EncodedEvent) -> None:
+        """Produce one event and wait for the broker's acknowledgement."""
+        self.send_records([OutgoingRecord.of(event)])
+
+    def send_many(self, events: Iterable[EncodedEvent]) -> None:
+        """Produce events in order, flush once, and check every delivery report."""
+        self.send_records([OutgoingRecord.of(event) for event in events])
+
+    def send_records(self, records: Sequence[OutgoingRecord]) -> None:
+        """Produce raw records in order; the guarantees of :meth:`send` hold for each."""
+        reports: list[tuple[OutgoingRecord, KafkaError | None]] = []
+        for record in records:
+            self._produce(record, reports)
+        remaining = self._producer.flush(self._timeout + FLUSH_GRACE_SECONDS)
+        if remaining or len(reports) != len(records):
+            raise ServiceError(
+                f"Kafka at {self._servers} acknowledged {len(records) - remaining} of "
+                f"{len(records)} messages within {self._timeout:.0f} s; check that the broker "
+                "is up (`dataspace status`) and send again (consumers ignore duplicates)."
+            )
+        _raise_first_failure(reports, self._servers)
+        log.debug("Kafka acknowledged %d messages", len(records))
+
+    def _produce(
+        self, record: OutgoingRecord, reports: list[tuple[OutgoingRecord, KafkaError | None]]
+    ) -> None:
+        def on_delivery(error: KafkaError | None, _message: Message) -> None:
+            reports.append((record, error))
+
+        while True:
+            try:
+                self._producer.produce(
+                    record.topic,
+                    value=record.value,
+                    key=record.key,
+                    headers=list(record.headers),
+                    on_delivery=on_delivery,
+                )
+            except BufferError:
+                # The local queue is full: serve delivery reports to make room, then retry.
+                self._producer.poll(QUEUE_FULL_WAIT_SECONDS)
+            except KafkaException as exc:
+                raise ServiceError(
+                    f"Kafka refused a message for {record.topic!r} before sending it: "
+                    f"{exc.args[0].str()}; check the topic name and message size."
+                ) from exc
+            else:
+                return
+
+    def close(self) -> None:
+        """Flush what is queued; raise if something could not be delivered."""
+        remaining = self._producer.flush(self._timeout + FLUSH_GRACE_SECONDS)
+        if remaining:
+            log.error("%d messages unacknowledged at close", remaining)
+            raise ServiceError(
+                f"{remaining} messages were still unacknowledged by Kafka at {self._servers} "
+                "when the producer closed; they are lost unless sent again."
+            )
+
+    def __enter__(self) -> EventProducer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.close()
+            return
+        try:
+            self.close()
+        except ServiceError:
+            # The error already propagating is the one to report; close() logged this one.
+            log.debug("close after a failure also failed", exc_info=True)
+
+
+def _raise_first_failure(
+    reports: Sequence[tuple[OutgoingRecord, KafkaError | None]], servers: str
+) -> None:
+    failures = [(record, error) for record, error in reports if error is not None]
+    if not failures:
+        return
+    record, error = failures[0]
+    advice = (
+        "the producer is unusable; create a new one"
+        if error.fatal()
+        else "check the broker (`dataspace status`) and send again"
+    )
+    raise ServiceError(
+        f"Kafka at {servers} rejected {len(failures)} of {len(reports)} messages; the first, "
+        f"for {record.topic!r}, with {error.str()}: {advice}."
+    ) from KafkaException(error)
