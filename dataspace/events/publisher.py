@@ -39,6 +39,8 @@ FLUSH_GRACE_SECONDS = 5.0
 QUEUE_FULL_WAIT_SECONDS = 0.1
 
 KafkaHeaders = Sequence[tuple[str, bytes | None]]
+# The report of a message the broker did not answer for within the delivery timeout.
+UNREPORTED = KafkaError(KafkaError._MSG_TIMED_OUT, "no delivery report within the timeout")
 
 
 @dataclass(frozen=True)
@@ -87,24 +89,34 @@ class EventProducer:
 
     def send_records(self, records: Sequence[OutgoingRecord]) -> None:
         """Produce raw records in order; the guarantees of :meth:`send` hold for each."""
-        reports: list[tuple[OutgoingRecord, KafkaError | None]] = []
-        for record in records:
-            self._produce(record, reports)
-        remaining = self._producer.flush(self._timeout + FLUSH_GRACE_SECONDS)
-        if remaining or len(reports) != len(records):
+        reports = self.deliver(records)
+        unreported = sum(1 for report in reports if report is UNREPORTED)
+        if unreported:
             raise ServiceError(
-                f"Kafka at {self._servers} acknowledged {len(records) - remaining} of "
+                f"Kafka at {self._servers} acknowledged {len(records) - unreported} of "
                 f"{len(records)} messages within {self._timeout:.0f} s; check that the broker "
                 "is up (`dataspace status`) and send again (consumers ignore duplicates)."
             )
-        _raise_first_failure(reports, self._servers)
+        _raise_first_failure(list(zip(records, reports, strict=True)), self._servers)
         log.debug("Kafka acknowledged %d messages", len(records))
 
+    def deliver(self, records: Sequence[OutgoingRecord]) -> list[KafkaError | None]:
+        """Produce in order, flush once; per record: None if acknowledged, else its error.
+
+        A record with no report within the delivery timeout gets :data:`UNREPORTED`. For
+        callers that retry record by record (the outbox relay); others use :meth:`send_records`.
+        """
+        reports: list[KafkaError | None] = [UNREPORTED] * len(records)
+        for index, record in enumerate(records):
+            self._produce(record, reports, index)
+        self._producer.flush(self._timeout + FLUSH_GRACE_SECONDS)
+        return reports
+
     def _produce(
-        self, record: OutgoingRecord, reports: list[tuple[OutgoingRecord, KafkaError | None]]
+        self, record: OutgoingRecord, reports: list[KafkaError | None], index: int
     ) -> None:
         def on_delivery(error: KafkaError | None, _message: Message) -> None:
-            reports.append((record, error))
+            reports[index] = error
 
         while True:
             try:
@@ -157,7 +169,7 @@ class EventProducer:
 
 def _raise_first_failure(
     reports: Sequence[tuple[OutgoingRecord, KafkaError | None]], servers: str
-) -> None:
+) -> None:  # reports pair each record with its error, None when acknowledged
     failures = [(record, error) for record, error in reports if error is not None]
     if not failures:
         return
