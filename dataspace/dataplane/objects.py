@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -76,23 +76,44 @@ class Manifest:
 class HashingSink:
     """A write-only file for pyarrow that hashes and counts every byte on its way through.
 
-    ``target`` None hashes without storing anything (used to check a rewrite). Not
-    thread-safe; pyarrow's Parquet writer calls it from the writing thread only.
+    The target is opened by ``opener`` only once ``spill_bytes`` have been written; smaller
+    objects are kept in memory and uploaded in one request by :meth:`close`. (Each open S3
+    stream reserves a 10 MB part buffer: a hundred small views must not hold a gigabyte.)
+    Without an opener the sink only hashes (used to check a rewrite). Not thread-safe.
     """
 
-    def __init__(self, target: pa.NativeFile | None) -> None:
-        self._target = target
+    def __init__(self, opener: Callable[[], pa.NativeFile] | None, spill_bytes: int = 0) -> None:
+        self._opener = opener
+        self._spill_bytes = spill_bytes
+        self._target: pa.NativeFile | None = None
+        self._held: list[bytes] = []
+        self._held_bytes = 0
         self._hash = hashlib.sha256()
         self.size = 0
         self.closed = False
+        if opener is not None and spill_bytes <= 0:
+            self._target = opener()
 
     def write(self, data: bytes | memoryview) -> int:
         self._hash.update(data)
-        if self._target is not None:
-            self._target.write(data)
         written = memoryview(data).nbytes
         self.size += written
+        if self._target is not None:
+            self._target.write(data)
+        elif self._opener is not None:
+            self._held.append(bytes(data))
+            self._held_bytes += written
+            if self._held_bytes >= self._spill_bytes:
+                self._spill()
         return written
+
+    def _spill(self) -> None:
+        if self._opener is None:
+            return
+        self._target = self._opener()
+        for chunk in self._held:
+            self._target.write(chunk)
+        self._held, self._held_bytes = [], 0
 
     def tell(self) -> int:
         return self.size
@@ -102,11 +123,14 @@ class HashingSink:
             self._target.flush()
 
     def close(self) -> None:
-        """Complete the target (on S3: the multipart upload becomes the object, atomically)."""
-        if not self.closed:
-            self.closed = True
-            if self._target is not None:
-                self._target.close()
+        """Complete the object (on S3 it becomes visible now, in one step). Idempotent."""
+        if self.closed:
+            return
+        if self._target is None:
+            self._spill()
+        self.closed = True
+        if self._target is not None:
+            self._target.close()
 
     def abandon(self) -> None:
         """Close the target and drop anything written later.
@@ -114,7 +138,8 @@ class HashingSink:
         A Parquet writer left open by an exception writes its footer when it is garbage
         collected; that must not reach (or fail on) the closed upload.
         """
-        target, self._target = self._target, None
+        target, self._target, self._opener = self._target, None, None
+        self._held = []
         self.closed = True
         if target is not None:
             target.close()
@@ -141,9 +166,12 @@ class ObjectStore:
         return f"{self.bucket}/{key}"
 
     @contextmanager
-    def writing(self, key: str) -> Iterator[HashingSink]:
-        """A hashing sink onto ``key``; on an exception the partial object is removed."""
-        sink = HashingSink(self._open(key))
+    def writing(self, key: str, *, spill_bytes: int = 0) -> Iterator[HashingSink]:
+        """A hashing sink onto ``key``; on an exception the partial object is removed.
+
+        ``spill_bytes`` > 0 holds up to that many bytes in memory before the upload starts.
+        """
+        sink = HashingSink(lambda: self._open(key), spill_bytes)
         try:
             yield sink
             sink.close()
