@@ -1,0 +1,238 @@
+"""Where the data plane's objects go: keys, a hashing sink, and the object-store adapter.
+
+Key layout (see docs/adr/0003-release-objects-under-stable-keys.md)::
+
+    <product>/<version>/part-0.parquet                              the release
+    <product>/<version>/views/<agreement>/part-0.parquet            one subscriber's view
+    <key>.manifest.json                                             written last: the commit mark
+
+Every key derives from validated stable coordinates, never from the clock, so writing the same
+thing twice lands on the same key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+
+from dataspace.errors import InvalidInput, NotFound, ServiceError
+from dataspace.ids import agreement_id, product_id, validate_slug
+
+log = logging.getLogger(__name__)
+
+MANIFEST_SUFFIX = ".manifest.json"
+PART = "part-0.parquet"
+
+
+def release_key(product: str, version: int) -> str:
+    return f"{product_id(product)}/{_version(version)}/{PART}"
+
+
+def view_key(product: str, version: int, agreement: str) -> str:
+    return f"{product_id(product)}/{_version(version)}/views/{agreement_id(agreement)}/{PART}"
+
+
+def _version(version: int) -> str:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InvalidInput(f"The release version {version!r} is not a whole number >= 1.")
+    return str(version)
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object that is complete in the store: its key (inside the bucket) and checksums."""
+
+    key: str
+    sha256: str
+    rows: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The commit mark written after an object is complete; ``derivation`` names its inputs."""
+
+    object: StoredObject
+    derivation: str = ""
+
+    def to_json(self) -> bytes:
+        return json.dumps({**asdict(self.object), "derivation": self.derivation}).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Manifest:
+        fields: dict[str, Any] = json.loads(data)
+        derivation = str(fields.pop("derivation", ""))
+        return cls(StoredObject(**fields), derivation)
+
+
+class HashingSink:
+    """A write-only file for pyarrow that hashes and counts every byte on its way through.
+
+    The target is opened by ``opener`` only once ``spill_bytes`` have been written; smaller
+    objects are kept in memory and uploaded in one request by :meth:`close`. (Each open S3
+    stream reserves a 10 MB part buffer: a hundred small views must not hold a gigabyte.)
+    Without an opener the sink only hashes (used to check a rewrite). Not thread-safe.
+    """
+
+    def __init__(self, opener: Callable[[], pa.NativeFile] | None, spill_bytes: int = 0) -> None:
+        self._opener = opener
+        self._spill_bytes = spill_bytes
+        self._target: pa.NativeFile | None = None
+        self._held: list[bytes] = []
+        self._held_bytes = 0
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self.closed = False
+        if opener is not None and spill_bytes <= 0:
+            self._target = opener()
+
+    def write(self, data: bytes | memoryview) -> int:
+        self._hash.update(data)
+        written = memoryview(data).nbytes
+        self.size += written
+        if self._target is not None:
+            self._target.write(data)
+        elif self._opener is not None:
+            self._held.append(bytes(data))
+            self._held_bytes += written
+            if self._held_bytes >= self._spill_bytes:
+                self._spill()
+        return written
+
+    def _spill(self) -> None:
+        if self._opener is None:
+            return
+        self._target = self._opener()
+        for chunk in self._held:
+            self._target.write(chunk)
+        self._held, self._held_bytes = [], 0
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        if self._target is not None:
+            self._target.flush()
+
+    def close(self) -> None:
+        """Complete the object (on S3 it becomes visible now, in one step). Idempotent."""
+        if self.closed:
+            return
+        if self._target is None:
+            self._spill()
+        self.closed = True
+        if self._target is not None:
+            self._target.close()
+
+    def abandon(self) -> None:
+        """Close the target and drop anything written later.
+
+        A Parquet writer left open by an exception writes its footer when it is garbage
+        collected; that must not reach (or fail on) the closed upload.
+        """
+        target, self._target, self._opener = self._target, None, None
+        self._held = []
+        self.closed = True
+        if target is not None:
+            target.close()
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+
+class ObjectStore:
+    """One bucket of a pyarrow filesystem: S3 in production, a local directory in unit tests.
+
+    Guarantees: an object written with :meth:`writing` is visible only once complete (on S3 a
+    multipart upload completes atomically) and is deleted again when the block raises;
+    :meth:`commit` writes the manifest with one PUT after the object. Thread-safe as the
+    underlying filesystem is. Store failures become :class:`ServiceError`.
+    """
+
+    def __init__(self, filesystem: pafs.FileSystem, bucket: str) -> None:
+        self.filesystem = filesystem
+        self.bucket = validate_slug(bucket, "bucket name")
+
+    def path(self, key: str) -> str:
+        return f"{self.bucket}/{key}"
+
+    @contextmanager
+    def writing(self, key: str, *, spill_bytes: int = 0) -> Iterator[HashingSink]:
+        """A hashing sink onto ``key``; on an exception the partial object is removed.
+
+        ``spill_bytes`` > 0 holds up to that many bytes in memory before the upload starts.
+        """
+        sink = HashingSink(lambda: self._open(key), spill_bytes)
+        try:
+            yield sink
+            sink.close()
+        except BaseException:
+            self._abandon(sink, key)
+            raise
+
+    def _output(self, key: str) -> pa.NativeFile:
+        path = self.path(key)
+        if self.filesystem.type_name != "s3":
+            # A local directory needs its folders; S3 has none (and a marker would be noise).
+            self.filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
+        return self.filesystem.open_output_stream(path)
+
+    def _open(self, key: str) -> pa.NativeFile:
+        try:
+            return self._output(key)
+        except OSError as exc:
+            raise ServiceError(f"The object store refused to create {key} ({exc}).") from exc
+
+    def _abandon(self, sink: HashingSink, key: str) -> None:
+        # pyarrow cannot abort a multipart upload: closing completes it, so delete it after.
+        try:
+            sink.abandon()
+        except OSError as exc:
+            log.info("abandoned upload of %s did not complete: %s", key, exc)
+        self.delete(key)
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` if it exists; a missing object is not an error."""
+        try:
+            self.filesystem.delete_file(self.path(key))
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            log.warning("could not delete %s: %s", key, exc)
+
+    def commit(self, manifest: Manifest) -> None:
+        try:
+            with self._output(manifest.object.key + MANIFEST_SUFFIX) as out:
+                out.write(manifest.to_json())
+        except OSError as exc:
+            raise ServiceError(
+                f"The object store refused the manifest of {manifest.object.key} ({exc})."
+            ) from exc
+
+    def manifest(self, key: str) -> Manifest | None:
+        """The manifest of ``key`` when the object was committed, else None."""
+        try:
+            with self.filesystem.open_input_file(self.path(key + MANIFEST_SUFFIX)) as source:
+                return Manifest.from_json(source.read())
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ServiceError(f"The object store could not read {key} ({exc}).") from exc
+
+    def open_input(self, key: str) -> pa.NativeFile:
+        # open_input_file fetches ranges: much faster on S3 than open_input_stream().read().
+        try:
+            return self.filesystem.open_input_file(self.path(key))
+        except FileNotFoundError as exc:
+            raise NotFound(f"The object {key} is not in bucket {self.bucket}.") from exc
+        except OSError as exc:
+            raise ServiceError(f"The object store could not open {key} ({exc}).") from exc

@@ -1,0 +1,75 @@
+"""The Great Expectations adapter: run a list of expectations on one pandas chunk.
+
+GX is imported lazily (it takes seconds and is noisy) and configured without analytics and
+without progress bars. One :class:`GxRunner` holds one ephemeral context and one validation
+definition, built once and run on many chunks. Not thread-safe.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dataspace.errors import InvalidInput
+
+
+def _import_gx() -> Any:
+    with warnings.catch_warnings():
+        # GX 1.24 imports the deprecated sre_constants/sre_parse modules (Python 3.11);
+        # harmless, and out of our hands until GX drops them.
+        warnings.filterwarnings(
+            "ignore",
+            message=r"module 'sre_(constants|parse)' is deprecated",
+            category=DeprecationWarning,
+        )
+        import great_expectations as gx  # noqa: PLC0415
+
+    return gx
+
+
+def check_expectations(name: str, expectations: Sequence[Mapping[str, Any]]) -> None:
+    """Raise InvalidInput when GX rejects an expectation's type or arguments."""
+    gx = _import_gx()
+    from great_expectations.core import ExpectationSuite  # noqa: PLC0415
+
+    try:
+        ExpectationSuite(name=name, expectations=[dict(item) for item in expectations])
+    except (gx.exceptions.GreatExpectationsError, ValueError) as exc:
+        raise InvalidInput(f"The expectation suite {name} is not valid: {exc}") from exc
+
+
+class GxRunner:
+    """Runs ``expectations`` (GX 1.x JSON form) on pandas chunks; results in the same order."""
+
+    def __init__(self, name: str, expectations: Sequence[Mapping[str, Any]]) -> None:
+        gx = _import_gx()
+        from great_expectations.core import ExpectationSuite  # noqa: PLC0415
+        from great_expectations.data_context.types.base import (  # noqa: PLC0415
+            DataContextConfig,
+            InMemoryStoreBackendDefaults,
+            ProgressBarsConfig,
+        )
+
+        config = DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(),
+            analytics_enabled=False,
+            progress_bars=ProgressBarsConfig(globally=False),
+        )
+        context = gx.get_context(mode="ephemeral", project_config=config)
+        suite = context.suites.add(
+            ExpectationSuite(name=name, expectations=[dict(item) for item in expectations])
+        )
+        self._ids = [expectation.id for expectation in suite.expectations]
+        asset = context.data_sources.add_pandas("release").add_dataframe_asset("chunk")
+        batch = asset.add_batch_definition_whole_dataframe("whole")
+        self._definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"{name}-chunks", data=batch, suite=suite)
+        )
+        self.version = gx.__version__
+
+    def run(self, frame: Any) -> list[dict[str, Any]]:
+        """One JSON-ready result per expectation: ``success``, ``result``, ``exception``."""
+        outcome = self._definition.run(batch_parameters={"dataframe": frame}, result_format="BASIC")
+        by_id = {item.expectation_config.id: item.to_json_dict() for item in outcome.results}
+        return [by_id[expectation_id] for expectation_id in self._ids]
