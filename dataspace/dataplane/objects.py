@@ -1,6 +1,6 @@
 """Where the data plane's objects go: keys, a hashing sink, and the object-store adapter.
 
-Key layout (see docs/adr/0003-release-objects-under-stable-keys.md)::
+Key layout (see docs/adr/0005-release-objects-under-stable-keys.md)::
 
     <product>/<version>/part-0.parquet                              the release
     <product>/<version>/views/<agreement>/part-0.parquet            one subscriber's view

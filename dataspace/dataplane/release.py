@@ -3,7 +3,7 @@
 Guarantees of :func:`write_release`:
 
 - the release lands under ``<product>/<version>/part-0.parquet`` (stable coordinates, see
-  docs/adr/0003-release-objects-under-stable-keys.md) as one multipart upload, so no reader can
+  docs/adr/0005-release-objects-under-stable-keys.md) as one multipart upload, so no reader can
   see a partial object there; on failure the partial object is removed and nothing is committed;
 - SHA-256, row count and size are computed while streaming and written to the manifest (the
   commit mark) after the object is complete;
