@@ -12,7 +12,13 @@ import sys
 import typer
 from rich.console import Console
 
-from dataspace.cli import stack_commands
+from dataspace.cli import (
+    agreement_commands,
+    catalog_commands,
+    ledger_commands,
+    participant_commands,
+    stack_commands,
+)
 from dataspace.errors import DataspaceError
 
 app = typer.Typer(
@@ -23,6 +29,8 @@ app = typer.Typer(
     add_completion=False,
 )
 stack_commands.register(app)
+for commands in (participant_commands, catalog_commands, agreement_commands, ledger_commands):
+    commands.register_commands(app)
 
 err_console = Console(stderr=True)
 
