@@ -35,7 +35,7 @@ def verify(db: Database) -> VerifyResult:
     """Check every entry and checkpoint; the result names the first bad entry, if any."""
     with db.transaction() as session:
         rows = session.execute(select(ParticipantRow.id, ParticipantRow.public_key))
-        public_keys = dict(rows.tuples().all())
+        public_keys: dict[str, str] = {row[0]: row[1] for row in rows}
         checkpoints = [_checkpoint_of(row) for row in _checkpoint_rows(session)]
         operator_key = public_keys.get(OPERATOR_ID)
         if checkpoints and operator_key is None:

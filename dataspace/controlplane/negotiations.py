@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dataspace.canonical import utc_iso
-from dataspace.contracts.negotiation import Event, State, TerminationReason
+from dataspace.contracts.negotiation import Event, State, TerminationReason, transition
 from dataspace.controlplane import contract_state as cs
 from dataspace.controlplane import signing
 from dataspace.controlplane.agreements import show
@@ -182,7 +182,9 @@ def accept(
             return signing.verify(
                 db, keys, consumer=consumer, negotiation_id=negotiation_id, now=now
             )
-        return show(db, actor, negotiation_id, now=now)
+        if state in (State.REQUESTED, State.TERMINATED):
+            transition(state, Event.ACCEPT)  # raises Conflict naming the possible next steps
+        return show(db, actor, negotiation_id, now=now)  # already accepted: nothing to do
     if actor != provider:
         raise Unauthorized(f"Only the parties to {negotiation_id!r} can accept it.")
     return _provider_concludes(
@@ -212,6 +214,8 @@ def _provider_concludes(
             f"Your counter-offer in {negotiation_id!r} waits for the consumer's answer; "
             "it can be accepted only by the consumer."
         )
+    if state is State.TERMINATED:
+        transition(state, Event.AGREE)  # raises Conflict: start a new negotiation
     one = negotiation_id
     if state in (State.REQUESTED, State.ACCEPTED):
         view = signing.agree(db, keys, provider=provider, negotiation_id=one, now=now)

@@ -126,3 +126,12 @@ def test_termination_due(doc):
     assert termination_due(doc, END, 0) is TerminationReason.EXPIRED
     assert termination_due(doc, START, 52) is TerminationReason.EXHAUSTED
     assert termination_due(replace(doc, max_deliveries=None), START, 10**6) is None
+
+
+def test_a_filed_document_reads_back_to_the_same_agreement(doc):
+    from dataspace.contracts.agreement import agreement_from_json, agreement_json
+
+    assert agreement_from_json(agreement_json(doc)) == doc
+    broken = {**agreement_json(doc), "provider": {"id": "chain-leader"}}
+    with pytest.raises(InvalidInput, match="incomplete or malformed"):
+        agreement_from_json(broken)
