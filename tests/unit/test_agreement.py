@@ -6,6 +6,8 @@ import pytest
 from dataspace.contracts.agreement import (
     Agreement,
     Party,
+    agreement_from_json,
+    agreement_json,
     agreement_signing_payload,
     sign_agreement,
     termination_due,
@@ -129,8 +131,6 @@ def test_termination_due(doc):
 
 
 def test_a_filed_document_reads_back_to_the_same_agreement(doc):
-    from dataspace.contracts.agreement import agreement_from_json, agreement_json
-
     assert agreement_from_json(agreement_json(doc)) == doc
     broken = {**agreement_json(doc), "provider": {"id": "chain-leader"}}
     with pytest.raises(InvalidInput, match="incomplete or malformed"):
