@@ -80,12 +80,7 @@ def request(
 ) -> AgreementView:
     """The consumer asks for an offer of a product; an open request for it is returned as is."""
     now = now or utcnow()
-    validate_slug(purpose, "purpose")
-    if max_deliveries is not None and max_deliveries < 1:
-        raise InvalidInput("The maximum number of deliveries must be at least 1.")
-    until = valid_until or now + DEFAULT_TERM
-    if until <= now:
-        raise InvalidInput("The agreement must end in the future; give a later --valid-until.")
+    until = _requested_terms(purpose, valid_until, max_deliveries, now)
     with db.transaction() as session:
         taker = require_active(session, consumer, now, "negotiate")
         product = repository.get_product(session, product_id)
@@ -292,6 +287,19 @@ def _consumer_accepts(
         if cs.advance(row, Event.ACCEPT, now):
             cs.record_step(session, keys, consumer, "negotiation.accepted", row, now=now)
         return cs.view_of(row, None, now)
+
+
+def _requested_terms(
+    purpose: str, valid_until: datetime | None, max_deliveries: int | None, now: datetime
+) -> datetime:
+    """Check what the consumer asks for; the agreement's end (one year when not given)."""
+    validate_slug(purpose, "purpose")
+    if max_deliveries is not None and max_deliveries < 1:
+        raise InvalidInput("The maximum number of deliveries must be at least 1.")
+    until = valid_until or now + DEFAULT_TERM
+    if until <= now:
+        raise InvalidInput("The agreement must end in the future; give a later --valid-until.")
+    return until
 
 
 def _pick_offer(session: Session, product: ProductRow, offer_id: str | None) -> OfferRow:
