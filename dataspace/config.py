@@ -29,6 +29,8 @@ CONFIG_FILE_ENV = "DATASPACE_CONFIG"
 DEFAULT_CONFIG_FILE = "dataspace.toml"
 EMBEDDED_S3_USER = "dataspace:operator"
 EMBEDDED_CREDENTIALS_FILE = "s3-credentials.json"
+# Schemas and expectation suites are code kept in the repository next to the package.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # What confluent-kafka's clients take as configuration.
 KafkaConfig = dict[str, str | int | float | bool]
@@ -127,6 +129,14 @@ class Settings(BaseSettings):
         default=Path(".dataspace"),
         description="Where the embedded stack keeps its data, logs, pid files and keys.",
     )
+    schemas_dir: Path = Field(
+        default=PROJECT_ROOT / "schemas",
+        description="Avro schemas: events, and data products under products/<name>.avsc.",
+    )
+    expectations_dir: Path = Field(
+        default=PROJECT_ROOT / "expectations",
+        description="Great Expectations suites, one <name>.json per data product.",
+    )
     database_url: str | None = Field(
         default=None,
         description="Control-plane database (SQLAlchemy URL); a SQLite file in the state "
@@ -154,9 +164,9 @@ class Settings(BaseSettings):
         "take the next three ports.",
     )
 
-    @field_validator("state_dir")
+    @field_validator("state_dir", "schemas_dir", "expectations_dir")
     @classmethod
-    def _absolute_state_dir(cls, value: Path) -> Path:
+    def _absolute_path(cls, value: Path) -> Path:
         # Services are started from other directories: a relative path would move with them.
         return value.expanduser().resolve()
 
@@ -196,6 +206,11 @@ class Settings(BaseSettings):
     @property
     def logs_dir(self) -> Path:
         return self.state_dir / "logs"
+
+    @property
+    def keys_dir(self) -> Path:
+        """Private keys of the participants run from this node, and the operator's."""
+        return self.state_dir / "keys"
 
     @property
     def bootstrap_servers(self) -> str:

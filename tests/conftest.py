@@ -1,3 +1,7 @@
 """Fixtures live in tests/fixtures/, one module per kind of real service."""
 
-pytest_plugins = ["tests.fixtures.stack", "tests.fixtures.databases"]
+pytest_plugins = [
+    "tests.fixtures.stack",
+    "tests.fixtures.databases",
+    "tests.fixtures.controlplane",
+]

@@ -12,7 +12,13 @@ import sys
 import typer
 from rich.console import Console
 
-from dataspace.cli import stack_commands
+from dataspace.cli import (
+    agreement_commands,
+    catalog_commands,
+    ledger_commands,
+    participant_commands,
+    stack_commands,
+)
 from dataspace.errors import DataspaceError
 
 app = typer.Typer(
@@ -23,6 +29,8 @@ app = typer.Typer(
     add_completion=False,
 )
 stack_commands.register(app)
+for commands in (participant_commands, catalog_commands, agreement_commands, ledger_commands):
+    commands.register_commands(app)
 
 err_console = Console(stderr=True)
 
@@ -31,7 +39,8 @@ def main() -> None:
     """Entry point of the `dataspace` script."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(standalone_mode=False)
+        # Outside standalone mode click returns the code of a `typer.Exit` instead of exiting.
+        code = app(standalone_mode=False)
     except DataspaceError as exc:
         err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
@@ -50,3 +59,5 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    if isinstance(code, int) and code:
+        sys.exit(code)

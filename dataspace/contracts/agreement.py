@@ -12,6 +12,7 @@ Guarantees:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +23,7 @@ from dataspace.errors import InvalidInput, Unauthorized
 from dataspace.identity.keys import SigningKey, verify
 from dataspace.identity.uscc import validate_uscc
 from dataspace.ids import agreement_id, participant_id, product_id
-from dataspace.policy.model import Policy, policy_to_json
+from dataspace.policy.model import Policy, parse_policy, policy_to_json
 
 PAYLOAD_TYPE = "dataspace.agreement.v1"
 
@@ -92,6 +93,32 @@ def agreement_json(doc: Agreement) -> dict[str, Any]:
         "validUntil": utc_iso(doc.valid_until),
         "maxDeliveries": doc.max_deliveries,
     }
+
+
+def agreement_from_json(document: Mapping[str, Any]) -> Agreement:
+    """Read back what :func:`agreement_json` wrote; InvalidInput if it is not such a document.
+
+    ``agreement_json(agreement_from_json(d)) == d`` for every document written here, so the
+    signatures over a stored document can be checked again at any time.
+    """
+    try:
+        if document["type"] != PAYLOAD_TYPE:
+            raise InvalidInput(f"The document is not a {PAYLOAD_TYPE} agreement.")
+        return Agreement(
+            agreement_id=document["agreementId"],
+            product_id=document["productId"],
+            provider=Party(document["provider"]["id"], document["provider"]["uscc"]),
+            consumer=Party(document["consumer"]["id"], document["consumer"]["uscc"]),
+            policy=parse_policy(document["policy"]),
+            valid_from=datetime.fromisoformat(document["validFrom"]),
+            valid_until=datetime.fromisoformat(document["validUntil"]),
+            max_deliveries=document["maxDeliveries"],
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(
+            f"The agreement document is incomplete or malformed ({exc!r}); "
+            "take it as the control plane filed it."
+        ) from exc
 
 
 def agreement_signing_payload(doc: Agreement) -> bytes:

@@ -29,6 +29,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -110,6 +111,10 @@ class ProductRow(Base):
     chain_tags: Mapped[list[str]] = mapped_column(JSON)
     cadence: Mapped[str] = mapped_column(String(32))
     quality_score: Mapped[float | None] = mapped_column(Float)
+    # The provider agrees at once to requests from admitted members of these chains.
+    auto_accept_chains: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -158,6 +163,17 @@ class NegotiationRow(Base):
     # [{"state": "REQUESTED", "at": "2026-01-01T00:00:00+00:00"}, ...], oldest first
     history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     reason: Mapped[str | None] = mapped_column(Text)
+    purpose: Mapped[str | None] = mapped_column(String(64))
+    # The terms the consumer asked for; they become the agreement's.
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    max_deliveries: Mapped[int | None] = mapped_column(Integer)
+    operator_approved: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    export_approved: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The agreement document from AGREED on, and each party's signature once given: a
+    # remote party's signature can arrive in a request of its own.
+    document: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    provider_signature: Mapped[str | None] = mapped_column(Text)
+    consumer_signature: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -179,6 +195,7 @@ class AgreementRow(Base):
     provider_uscc: Mapped[str] = mapped_column(USCC)
     consumer_uscc: Mapped[str] = mapped_column(USCC)
     policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    purpose: Mapped[str | None] = mapped_column(String(64))
     document: Mapped[dict[str, Any]] = mapped_column(JSON)  # what both parties signed
     provider_signature: Mapped[str] = mapped_column(Text)
     consumer_signature: Mapped[str] = mapped_column(Text)

@@ -6,6 +6,8 @@ import pytest
 from dataspace.contracts.agreement import (
     Agreement,
     Party,
+    agreement_from_json,
+    agreement_json,
     agreement_signing_payload,
     sign_agreement,
     termination_due,
@@ -126,3 +128,10 @@ def test_termination_due(doc):
     assert termination_due(doc, END, 0) is TerminationReason.EXPIRED
     assert termination_due(doc, START, 52) is TerminationReason.EXHAUSTED
     assert termination_due(replace(doc, max_deliveries=None), START, 10**6) is None
+
+
+def test_a_filed_document_reads_back_to_the_same_agreement(doc):
+    assert agreement_from_json(agreement_json(doc)) == doc
+    broken = {**agreement_json(doc), "provider": {"id": "chain-leader"}}
+    with pytest.raises(InvalidInput, match="incomplete or malformed"):
+        agreement_from_json(broken)

@@ -1,0 +1,133 @@
+"""`dataspace operator init`; `dataspace participant register|list|show|admit|suspend|reinstate`."""
+
+from __future__ import annotations
+
+from typing import Annotated, cast
+
+import typer
+
+from dataspace.cli.wiring import JsonFlag, node, print_fields, print_json, print_table
+from dataspace.controlplane import participants
+from dataspace.controlplane.views import ParticipantView
+from dataspace.errors import InvalidInput
+from dataspace.identity.membership import Registration, Role
+
+operator_app = typer.Typer(help="The data-space operator of this node.", no_args_is_help=True)
+participant_app = typer.Typer(
+    help="Participants: registration and membership.", no_args_is_help=True
+)
+
+ParticipantArg = Annotated[str, typer.Argument(help="Participant id.")]
+ROLES_HELP = "chain_leader, supplier, public_data_authority or authorized_operator; repeatable."
+
+
+def _show(view: ParticipantView, as_json: bool) -> None:
+    if as_json:
+        print_json(view.to_json())
+    else:
+        print_fields(f"Participant {view.participant_id}", view.to_json())
+
+
+@operator_app.command("init")
+def operator_init(
+    *,
+    name: Annotated[str, typer.Option(help="Legal name of the operating organisation.")],
+    uscc: Annotated[str, typer.Option(help="Its unified social credit code (18 characters).")],
+    region: Annotated[str, typer.Option(help="ISO 3166 region, e.g. CN-JS.")] = "CN",
+    as_json: JsonFlag = False,
+) -> None:
+    """Register the operator, create its key (keys/operator.pem) and admit it; safe to repeat."""
+    with node() as here:
+        view = participants.init_operator(here.db, here.keys, name=name, uscc=uscc, region=region)
+    _show(view, as_json)
+
+
+@participant_app.command("register")
+def register(
+    *,
+    name: Annotated[str, typer.Option(help="Legal name.")],
+    uscc: Annotated[str, typer.Option(help="Unified social credit code (18 characters).")],
+    role: Annotated[list[str], typer.Option(help=ROLES_HELP)],
+    region: Annotated[str, typer.Option(help="ISO 3166 region, e.g. CN-JS or DE-BY.")],
+    chain: Annotated[list[str] | None, typer.Option(help="Industry chain; repeatable.")] = None,
+    participant_id: Annotated[
+        str | None, typer.Option("--id", help="Participant id (slug); made from the name if unset.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Register a participant (pending until admitted) and create its key pair."""
+    registration = Registration(
+        participant_id or _slug_of(name),
+        name,
+        uscc,
+        cast("frozenset[Role]", frozenset(role)),  # Registration checks each role
+        region,
+        frozenset(chain or ()),
+    )
+    with node() as here:
+        view = participants.register(here.db, here.keys, registration)
+    _show(view, as_json)
+
+
+def _slug_of(name: str) -> str:
+    """A readable id from an ASCII name ("Acme Parts Co." -> "acme-parts-co")."""
+    words = "".join(c if c.isascii() and c.isalnum() else " " for c in name.lower()).split()
+    slug = "-".join(words)[:64].strip("-")
+    if not slug:
+        raise InvalidInput(f"No id can be made from the name {name!r}; pass one with --id.")
+    return slug
+
+
+@participant_app.command("list")
+def list_all(*, as_json: JsonFlag = False) -> None:
+    """Every registered participant."""
+    with node() as here:
+        views = participants.list_participants(here.db)
+    if as_json:
+        print_json([view.to_json() for view in views])
+        return
+    print_table(
+        "Participants",
+        ("id", "name", "uscc", "roles", "region", "chains", "status"),
+        [
+            (v.participant_id, v.name, v.uscc, v.roles, v.region, v.industry_chains, v.status)
+            for v in views
+        ],
+    )
+
+
+@participant_app.command("show")
+def show(participant_id: ParticipantArg, *, as_json: JsonFlag = False) -> None:
+    """One participant, with its public key and membership."""
+    with node() as here:
+        view = participants.show_participant(here.db, participant_id)
+    _show(view, as_json)
+
+
+@participant_app.command("admit")
+def admit(participant_id: ParticipantArg, *, as_json: JsonFlag = False) -> None:
+    """The operator admits a participant by signing its membership credential."""
+    with node() as here:
+        view = participants.admit(here.db, here.keys, participant_id)
+    _show(view, as_json)
+
+
+@participant_app.command("suspend")
+def suspend(participant_id: ParticipantArg, *, as_json: JsonFlag = False) -> None:
+    """The operator suspends a participant: it can neither negotiate nor receive data."""
+    with node() as here:
+        view = participants.suspend(here.db, here.keys, participant_id)
+    _show(view, as_json)
+
+
+@participant_app.command("reinstate")
+def reinstate(participant_id: ParticipantArg, *, as_json: JsonFlag = False) -> None:
+    """The operator lifts a suspension."""
+    with node() as here:
+        view = participants.reinstate(here.db, here.keys, participant_id)
+    _show(view, as_json)
+
+
+def register_commands(app: typer.Typer) -> None:
+    app.add_typer(operator_app, name="operator")
+    app.add_typer(participant_app, name="participant")

@@ -1,0 +1,164 @@
+"""Agreements in force: who sees them, using them, and how they end.
+
+Rules enforced here:
+
+- a party sees only the negotiations and agreements it is a party to; the operator sees all;
+- an agreement is *in force* when it is FINALIZED, its validity has not ended, its delivery
+  count is not used up, and both parties are active (a suspended party's agreement is not
+  used, but not ended either: reinstatement restores it);
+- expiry and exhaustion are evaluated when an agreement is read (the view shows TERMINATED
+  with the reason at once) and recorded when it is next used or swept
+  (:func:`terminate_due`), with the operator as the recording actor;
+- only the provider or the operator revokes; revoking, expiring or exhausting twice records
+  nothing new.
+
+Every termination writes one ledger entry and one event keyed by the consumer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from dataspace.contracts.negotiation import State, TerminationReason
+from dataspace.controlplane import contract_state as cs
+from dataspace.controlplane.keystore import KeyStore
+from dataspace.controlplane.participants import OPERATOR_ID, require_active
+from dataspace.controlplane.views import AgreementView
+from dataspace.errors import Conflict, Unauthorized
+from dataspace.store import repository
+from dataspace.store.db import Database
+from dataspace.store.models import AgreementRow, NegotiationRow
+from dataspace.store.types import utcnow
+
+
+def list_agreements(
+    db: Database, viewer: str, *, now: datetime | None = None
+) -> list[AgreementView]:
+    """Every negotiation and agreement ``viewer`` is a party to (all of them for the operator)."""
+    now = now or utcnow()
+    query = select(NegotiationRow).order_by(NegotiationRow.created_at, NegotiationRow.id)
+    if viewer != OPERATOR_ID:
+        parties = (NegotiationRow.consumer_id == viewer, NegotiationRow.provider_id == viewer)
+        query = query.where(or_(*parties))
+    with db.transaction() as session:
+        return [
+            cs.view_of(row, session.get(AgreementRow, row.id), now)
+            for row in session.scalars(query)
+        ]
+
+
+def show(
+    db: Database, viewer: str, negotiation_id: str, *, now: datetime | None = None
+) -> AgreementView:
+    """One negotiation or agreement, if ``viewer`` is a party to it or the operator."""
+    now = now or utcnow()
+    with db.transaction() as session:
+        row = cs.visible_negotiation(session, viewer, negotiation_id)
+        return cs.view_of(row, session.get(AgreementRow, row.id), now)
+
+
+def revoke(
+    db: Database, keys: KeyStore, *, actor: str, agreement_id: str, now: datetime | None = None
+) -> AgreementView:
+    """The provider or the operator withdraws an agreement: TERMINATED (revoked), at once."""
+    now = now or utcnow()
+    with db.transaction() as session:
+        row = cs.visible_negotiation(session, actor, agreement_id, for_update=True)
+        if actor not in (row.provider_id, OPERATOR_ID):
+            raise Unauthorized(
+                f"Only the provider {row.provider_id!r} or the data-space operator can revoke "
+                f"{row.id!r}; a consumer that wants out asks the provider."
+            )
+        agreement = session.get(AgreementRow, row.id, with_for_update=True)
+        if agreement is None and row.state != State.TERMINATED.value:
+            raise Conflict(
+                f"{row.id!r} is still being negotiated ({row.state}); reject it instead of "
+                "revoking it."
+            )
+        _end(session, keys, actor, row, agreement, TerminationReason.REVOKED, now)
+        return cs.view_of(row, agreement, now)
+
+
+def require_in_force(
+    db: Database, keys: KeyStore, agreement_id: str, *, now: datetime | None = None
+) -> AgreementView:
+    """The agreement if deliveries may be made under it now; records a due termination.
+
+    Raises Conflict when it has ended (naming the reason) and Unauthorized when a party is
+    suspended or no longer admitted.
+    """
+    now = now or utcnow()
+    with db.transaction() as session:
+        row, agreement = _locked(session, agreement_id)
+        due = cs.due_reason(agreement, now)
+        if due is not None:
+            _end(session, keys, OPERATOR_ID, row, agreement, due, now)
+    # The termination is committed above; only now is the caller refused.
+    with db.transaction() as session:
+        row, agreement = _locked(session, agreement_id)
+        if agreement.state != State.FINALIZED.value:
+            raise Conflict(
+                f"The agreement {row.id!r} has ended ({agreement.termination_reason}); "
+                "nothing more is delivered under it; request the product again."
+            )
+        require_active(session, row.consumer_id, now, "receive deliveries")
+        require_active(session, row.provider_id, now, "deliver")
+        return cs.view_of(row, agreement, now)
+
+
+def record_delivery(
+    db: Database, keys: KeyStore, agreement_id: str, *, now: datetime | None = None
+) -> AgreementView:
+    """Count one delivery made under an agreement in force, signed by its provider."""
+    now = now or utcnow()
+    require_in_force(db, keys, agreement_id, now=now)
+    with db.transaction() as session:
+        row, agreement = _locked(session, agreement_id)
+        if agreement.state != State.FINALIZED.value:
+            raise Conflict(f"The agreement {row.id!r} ended meanwhile; nothing was counted.")
+        agreement.deliveries_made += 1
+        facts = {"deliveriesMade": agreement.deliveries_made}
+        cs.record_step(
+            session, keys, row.provider_id, "agreement.delivery_counted", row, now=now, facts=facts
+        )
+        return cs.view_of(row, agreement, now)
+
+
+def terminate_due(db: Database, keys: KeyStore, *, now: datetime | None = None) -> list[str]:
+    """Record the end of every finalized agreement that expired or is used up; their ids."""
+    now = now or utcnow()
+    ended: list[str] = []
+    with db.transaction() as session:
+        query = select(AgreementRow).where(AgreementRow.state == State.FINALIZED.value)
+        for agreement in session.scalars(query.order_by(AgreementRow.id).with_for_update()):
+            due = cs.due_reason(agreement, now)
+            if due is not None:
+                row = repository.get_negotiation(session, agreement.id, for_update=True)
+                _end(session, keys, OPERATOR_ID, row, agreement, due, now)
+                ended.append(agreement.id)
+    return ended
+
+
+# -- internals ------------------------------------------------------------------------------
+
+
+def _locked(session: Session, agreement_id: str) -> tuple[NegotiationRow, AgreementRow]:
+    agreement = repository.get_agreement(session, agreement_id, for_update=True)
+    return repository.get_negotiation(session, agreement.id, for_update=True), agreement
+
+
+def _end(  # noqa: PLR0917 (one private helper; every call site names its arguments' roles)
+    session: Session,
+    keys: KeyStore,
+    actor: str,
+    row: NegotiationRow,
+    agreement: AgreementRow | None,
+    reason: TerminationReason,
+    now: datetime,
+) -> None:
+    if cs.terminate(row, agreement, reason, now):
+        facts = {"reason": reason.value}
+        cs.record_step(session, keys, actor, "agreement.terminated", row, now=now, facts=facts)

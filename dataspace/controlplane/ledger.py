@@ -1,0 +1,136 @@
+"""The evidence ledger as a service: verify it, checkpoint its head, show its latest entries.
+
+Verification needs no secret: it streams the entries in sequence order (constant memory) and
+checks each against the public keys in the participants table, and the stored checkpoints
+against the operator's public key (the operator is a participant too). It reports the first
+bad entry. Checkpoints are signed by the operator's key from this node's key store; taking a
+checkpoint of a head that already has one changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dataspace.canonical import canonical_json, utc_iso
+from dataspace.controlplane.evidence import CONTENT_TYPE, entry_of
+from dataspace.controlplane.keystore import KeyStore
+from dataspace.controlplane.participants import OPERATOR_ID, operator_signing_key
+from dataspace.controlplane.views import CheckpointView, LedgerEntryView
+from dataspace.errors import Conflict, NotFound
+from dataspace.ledger.chain import VerifyResult, verify_chain
+from dataspace.ledger.checkpoint import Checkpoint, sign_checkpoint
+from dataspace.store import ledger_store, outbox
+from dataspace.store.db import Database
+from dataspace.store.models import LedgerCheckpointRow, LedgerEntryRow, ParticipantRow
+from dataspace.store.types import utcnow
+
+CHECKPOINT_TOPIC = "dataspace.ledger.checkpointed.v1"
+
+
+def verify(db: Database) -> VerifyResult:
+    """Check every entry and checkpoint; the result names the first bad entry, if any."""
+    with db.transaction() as session:
+        rows = session.execute(select(ParticipantRow.id, ParticipantRow.public_key))
+        public_keys: dict[str, str] = {row[0]: row[1] for row in rows}
+        checkpoints = [_checkpoint_of(row) for row in _checkpoint_rows(session)]
+        operator_key = public_keys.get(OPERATOR_ID)
+        if checkpoints and operator_key is None:
+            raise NotFound(
+                "The ledger has checkpoints but no operator is registered to check them; "
+                "restore the participants table."
+            )
+        return verify_chain(
+            (entry_of(row) for row in ledger_store.iter_entries(session)),
+            lambda actor: _known_key(public_keys, actor),
+            checkpoints=checkpoints,
+            operator_key=operator_key,
+        )
+
+
+def checkpoint(db: Database, keys: KeyStore, *, now: datetime | None = None) -> CheckpointView:
+    """The operator signs the current head; an event announces it to auditors."""
+    now = now or utcnow()
+    with db.transaction() as session:
+        head = ledger_store.last_entry(session)
+        if head is None:
+            raise Conflict("The ledger is empty; there is no head to checkpoint yet.")
+        existing = session.scalars(
+            select(LedgerCheckpointRow).where(LedgerCheckpointRow.sequence == head.sequence)
+        ).first()
+        if existing is not None:
+            return _view(existing)
+        signed = sign_checkpoint(
+            head.sequence, head.entry_hash, now, OPERATOR_ID, operator_signing_key(session, keys)
+        )
+        row = ledger_store.add_checkpoint(
+            session, signed.sequence, signed.head_hash, OPERATOR_ID, signed.signature
+        )
+        row.created_at = now  # the signed time, so the checkpoint can be checked again later
+        outbox.enqueue(
+            session,
+            CHECKPOINT_TOPIC,
+            OPERATOR_ID,
+            _announcement(signed),
+            {"content-type": CONTENT_TYPE},
+        )
+        return _view(row)
+
+
+def latest(db: Database, limit: int = 20) -> list[LedgerEntryView]:
+    """The newest ``limit`` entries, oldest first."""
+    with db.transaction() as session:
+        newest = select(LedgerEntryRow).order_by(LedgerEntryRow.sequence.desc()).limit(limit)
+        rows = list(session.scalars(newest))
+        return [_entry_view(row) for row in reversed(rows)]
+
+
+def _announcement(signed: Checkpoint) -> bytes:
+    """The checkpoint itself is the event: public, signed, and named by its sequence."""
+    return canonical_json(
+        {
+            "eventId": f"checkpoint-{signed.sequence}",
+            "type": "ledger.checkpointed",
+            "time": signed.time,
+            "actor": signed.operator,
+            "sequence": signed.sequence,
+            "headHash": signed.head_hash,
+            "signature": signed.signature,
+        }
+    )
+
+
+def _known_key(public_keys: dict[str, str], actor: str) -> str:
+    try:
+        return public_keys[actor]
+    except KeyError as exc:
+        raise NotFound(f"The actor {actor!r} is not a registered participant.") from exc
+
+
+def _checkpoint_rows(session: Session) -> Iterator[LedgerCheckpointRow]:
+    return iter(session.scalars(select(LedgerCheckpointRow).order_by(LedgerCheckpointRow.sequence)))
+
+
+def _checkpoint_of(row: LedgerCheckpointRow) -> Checkpoint:
+    return Checkpoint(
+        row.sequence, row.head_hash, utc_iso(row.created_at), row.signer, row.signature
+    )
+
+
+def _view(row: LedgerCheckpointRow) -> CheckpointView:
+    return CheckpointView(row.sequence, row.head_hash, row.signer, row.created_at)
+
+
+def _entry_view(row: LedgerEntryRow) -> LedgerEntryView:
+    return LedgerEntryView(
+        sequence=row.sequence,
+        time=row.time,
+        actor=row.actor,
+        action=row.action,
+        subject_ids=tuple(row.subject_ids),
+        payload_hash=row.payload_hash,
+        entry_hash=row.entry_hash,
+    )

@@ -1,0 +1,396 @@
+"""Contract negotiation, from a consumer's request to a finalized agreement signed by both.
+
+States follow the Dataspace Protocol (:mod:`dataspace.contracts.negotiation`); each step is
+one transaction with one ledger entry signed by the party that acts and one event keyed by
+the consumer. Rules enforced here:
+
+- both parties are active participants (admitted, valid credential, not suspended);
+- the consumer is not the provider, and the offer grants it something for its purpose now;
+- a counter-offer obeys the product's grade and schema like any offer;
+- at agreement time the grade's conditions hold (:func:`dataspace.policy.grades.check_grade`):
+  no raw delivery of core-grade data, the operator's approval for important and core, and an
+  export approval on record for a recipient outside CN;
+- only the consumer accepts an offer or verifies; only the provider agrees or finalizes; only
+  the operator approves; either party may reject before the agreement is finalized;
+- repeating a step that already happened changes nothing and records nothing.
+
+*Auto-accept*: a product may name industry chains (``auto_accept_chains``); the provider then
+agrees at once to requests from active members of those chains, provided the grade's
+conditions already hold (else the request waits for the operator's approval as usual).
+
+*Signatures*: the provider signs the agreement document when it agrees, the consumer when it
+verifies, and finalizing checks both against the registry. In this single-node deployment
+every key is local, so :func:`accept` by the provider runs agree -> verify -> finalize. A
+remote consumer's signature can be passed to :func:`verify` instead; the ledger entry that
+records it is then sealed by the operator, whose key is here, as the recorder.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dataspace.canonical import utc_iso
+from dataspace.contracts.negotiation import Event, State, TerminationReason, transition
+from dataspace.controlplane import contract_state as cs
+from dataspace.controlplane import signing
+from dataspace.controlplane.agreements import show
+from dataspace.controlplane.catalog import Artifacts, check_offer, schema_columns
+from dataspace.controlplane.evidence import Change, record
+from dataspace.controlplane.keystore import KeyStore
+from dataspace.controlplane.participants import (
+    OPERATOR_ID,
+    operator_signing_key,
+    require_active,
+)
+from dataspace.controlplane.views import AgreementView
+from dataspace.errors import Conflict, InvalidInput, Unauthorized
+from dataspace.ids import validate_slug
+from dataspace.policy.evaluate import Context, evaluate
+from dataspace.policy.grades import Grade, check_grade
+from dataspace.policy.model import Policy, parse_policy, policy_to_json
+from dataspace.policy.vocabulary import Action
+from dataspace.store import repository
+from dataspace.store.db import Database
+from dataspace.store.models import (
+    NegotiationRow,
+    OfferRow,
+    ParticipantRow,
+    ProductRow,
+)
+from dataspace.store.types import utcnow
+
+DEFAULT_TERM = timedelta(days=365)
+OPEN_STATES = tuple(s.value for s in State if s not in (State.FINALIZED, State.TERMINATED))
+
+
+def request(
+    db: Database,
+    keys: KeyStore,
+    *,
+    consumer: str,
+    product_id: str,
+    purpose: str,
+    offer_id: str | None = None,
+    valid_until: datetime | None = None,
+    max_deliveries: int | None = None,
+    now: datetime | None = None,
+) -> AgreementView:
+    """The consumer asks for an offer of a product; an open request for it is returned as is."""
+    now = now or utcnow()
+    until = _requested_terms(purpose, valid_until, max_deliveries, now)
+    with db.transaction() as session:
+        taker = require_active(session, consumer, now, "negotiate")
+        product = repository.get_product(session, product_id)
+        offer = _pick_offer(session, product, offer_id)
+        open_row = _open_negotiation(session, taker.id, offer.id)
+        if open_row is not None:
+            return cs.view_of(open_row, None, now)
+        require_active(session, product.owner_id, now, "negotiate")
+        if taker.id == product.owner_id:
+            raise InvalidInput("A provider cannot request its own product; act as the consumer.")
+        _require_granted(parse_policy(offer.policy), taker, purpose, now, offer.id)
+        row = _new_negotiation(
+            session,
+            consumer=taker.id,
+            product=product,
+            offer=offer,
+            purpose=purpose,
+            until=until,
+            max_deliveries=max_deliveries,
+        )
+        row.history = [{"state": State.REQUESTED.value, "at": utc_iso(now)}]
+        cs.record_step(session, keys, taker.id, "negotiation.requested", row, now=now)
+        auto = _auto_accepts(product, taker, row)
+    if auto:
+        return accept(db, keys, actor=row.provider_id, negotiation_id=row.id, now=now)
+    return show(db, row.consumer_id, row.id, now=now)
+
+
+def counter(
+    db: Database,
+    keys: KeyStore,
+    *,
+    provider: str,
+    negotiation_id: str,
+    policy: Policy,
+    artifacts: Artifacts,
+    now: datetime | None = None,
+) -> AgreementView:
+    """The provider answers a request with a modified policy (REQUESTED -> OFFERED)."""
+    now = now or utcnow()
+    with db.transaction() as session:
+        row = cs.visible_negotiation(session, provider, negotiation_id, for_update=True)
+        cs.require_party(row, provider, "provider", "make a counter-offer")
+        require_active(session, provider, now, "negotiate")
+        offered = policy_to_json(policy)
+        if row.state == State.OFFERED.value and row.policy != offered:
+            raise Conflict(
+                f"A counter-offer for {row.id!r} is already waiting for the consumer; "
+                "wait for its answer or reject the negotiation."
+            )
+        product = repository.get_product(session, row.product_id)
+        check_offer(
+            product.grade,
+            policy,
+            schema_columns(artifacts, product.schema_name),
+            "the counter-offer",
+        )
+        if cs.advance(row, Event.OFFER, now):
+            row.policy = offered
+            cs.record_step(
+                session,
+                keys,
+                provider,
+                "negotiation.offered",
+                row,
+                now=now,
+                facts={"policy": offered},
+            )
+        return cs.view_of(row, None, now)
+
+
+def accept(
+    db: Database,
+    keys: KeyStore,
+    *,
+    actor: str,
+    negotiation_id: str,
+    now: datetime | None = None,
+) -> AgreementView:
+    """Accept as whichever party ``actor`` is, taking every step this node can sign.
+
+    The consumer accepts a counter-offer (OFFERED -> ACCEPTED) or verifies an agreed document
+    (AGREED -> VERIFIED); the provider agrees (REQUESTED/ACCEPTED -> AGREED) and, once the
+    consumer has signed, finalizes. When both keys are here, one call reaches FINALIZED.
+    """
+    now = now or utcnow()
+    with db.transaction() as session:
+        row = cs.visible_negotiation(session, actor, negotiation_id)
+        consumer, provider, state = row.consumer_id, row.provider_id, State(row.state)
+    if actor == consumer:
+        if state is State.OFFERED:
+            return _consumer_accepts(db, keys, consumer, negotiation_id, now)
+        if state is State.AGREED:
+            return signing.verify(
+                db, keys, consumer=consumer, negotiation_id=negotiation_id, now=now
+            )
+        if state in (State.REQUESTED, State.TERMINATED):
+            transition(state, Event.ACCEPT)  # raises Conflict naming the possible next steps
+        return show(db, actor, negotiation_id, now=now)  # already accepted: nothing to do
+    if actor != provider:
+        raise Unauthorized(f"Only the parties to {negotiation_id!r} can accept it.")
+    return _provider_concludes(
+        db,
+        keys,
+        provider=provider,
+        consumer=consumer,
+        negotiation_id=negotiation_id,
+        state=state,
+        now=now,
+    )
+
+
+def _provider_concludes(
+    db: Database,
+    keys: KeyStore,
+    *,
+    provider: str,
+    consumer: str,
+    negotiation_id: str,
+    state: State,
+    now: datetime,
+) -> AgreementView:
+    """Take every step from ``state`` on that this node holds the keys for."""
+    if state is State.OFFERED:
+        raise Conflict(
+            f"Your counter-offer in {negotiation_id!r} waits for the consumer's answer; "
+            "it can be accepted only by the consumer."
+        )
+    if state is State.TERMINATED:
+        transition(state, Event.AGREE)  # raises Conflict: start a new negotiation
+    one = negotiation_id
+    if state in (State.REQUESTED, State.ACCEPTED):
+        view = signing.agree(db, keys, provider=provider, negotiation_id=one, now=now)
+        state = State(view.recorded_state)
+    if state is State.AGREED and keys.has(consumer):
+        view = signing.verify(db, keys, consumer=consumer, negotiation_id=one, now=now)
+        state = State(view.recorded_state)
+    if state is State.VERIFIED:
+        signing.finalize(db, keys, provider=provider, negotiation_id=one, now=now)
+    return show(db, provider, negotiation_id, now=now)
+
+
+def reject(
+    db: Database, keys: KeyStore, *, actor: str, negotiation_id: str, now: datetime | None = None
+) -> AgreementView:
+    """Either party declines before the agreement is finalized: TERMINATED (rejected)."""
+    now = now or utcnow()
+    with db.transaction() as session:
+        row = cs.visible_negotiation(session, actor, negotiation_id, for_update=True)
+        if actor not in (row.consumer_id, row.provider_id):
+            raise Unauthorized(f"Only the parties to {row.id!r} can reject it.")
+        if row.state == State.FINALIZED.value:
+            raise Conflict(
+                f"The agreement {row.id!r} is already in force; the provider or the operator "
+                f"can revoke it with `dataspace agreement revoke {row.id}`."
+            )
+        if cs.terminate(row, None, TerminationReason.REJECTED, now):
+            facts = {"reason": TerminationReason.REJECTED.value}
+            cs.record_step(
+                session, keys, actor, "negotiation.terminated", row, now=now, facts=facts
+            )
+        return cs.view_of(row, None, now)
+
+
+def approve(
+    db: Database,
+    keys: KeyStore,
+    *,
+    negotiation_id: str,
+    export: bool = False,
+    now: datetime | None = None,
+) -> AgreementView:
+    """The operator approves the agreement (and, with ``export``, the export out of CN)."""
+    now = now or utcnow()
+    with db.transaction() as session:
+        row = cs.visible_negotiation(session, OPERATOR_ID, negotiation_id, for_update=True)
+        if row.state not in OPEN_STATES:
+            raise Conflict(
+                f"The negotiation {row.id!r} is {row.state}; approvals are given before the "
+                "agreement is concluded."
+            )
+        if row.operator_approved and (row.export_approved or not export):
+            return cs.view_of(row, None, now)
+        operator_key = operator_signing_key(session, keys)
+        row.operator_approved = True
+        row.export_approved = row.export_approved or export
+        facts = {"operatorApproved": True, "exportApproved": row.export_approved}
+        change = Change(
+            OPERATOR_ID, "negotiation.approved", cs.subjects(row), facts, row.consumer_id
+        )
+        record(session, operator_key, change, now)
+        return cs.view_of(row, None, now)
+
+
+# -- internals ------------------------------------------------------------------------------
+
+
+def _consumer_accepts(
+    db: Database, keys: KeyStore, consumer: str, negotiation_id: str, now: datetime
+) -> AgreementView:
+    with db.transaction() as session:
+        row = cs.visible_negotiation(session, consumer, negotiation_id, for_update=True)
+        require_active(session, consumer, now, "negotiate")
+        if cs.advance(row, Event.ACCEPT, now):
+            cs.record_step(session, keys, consumer, "negotiation.accepted", row, now=now)
+        return cs.view_of(row, None, now)
+
+
+def _requested_terms(
+    purpose: str, valid_until: datetime | None, max_deliveries: int | None, now: datetime
+) -> datetime:
+    """Check what the consumer asks for; the agreement's end (one year when not given)."""
+    validate_slug(purpose, "purpose")
+    if max_deliveries is not None and max_deliveries < 1:
+        raise InvalidInput("The maximum number of deliveries must be at least 1.")
+    until = valid_until or now + DEFAULT_TERM
+    if until <= now:
+        raise InvalidInput("The agreement must end in the future; give a later --valid-until.")
+    return until
+
+
+def _pick_offer(session: Session, product: ProductRow, offer_id: str | None) -> OfferRow:
+    if offer_id is not None:
+        offer = repository.get_offer(session, offer_id)
+        if offer.product_id != product.id:
+            raise InvalidInput(f"The offer {offer_id!r} is not an offer of {product.id!r}.")
+        return offer
+    offers = session.scalars(select(OfferRow).where(OfferRow.product_id == product.id)).all()
+    if not offers:
+        raise Conflict(f"The product {product.id!r} has no offers, so nothing can be requested.")
+    if len(offers) > 1:
+        ids = ", ".join(sorted(offer.id for offer in offers))
+        raise InvalidInput(
+            f"The product {product.id!r} has several offers; pick one with --offer ({ids})."
+        )
+    return offers[0]
+
+
+def _open_negotiation(session: Session, consumer: str, offer: str) -> NegotiationRow | None:
+    query = select(NegotiationRow).where(
+        NegotiationRow.consumer_id == consumer,
+        NegotiationRow.offer_id == offer,
+        NegotiationRow.state.in_(OPEN_STATES),
+    )
+    return session.scalars(query).first()
+
+
+def _require_granted(
+    policy: Policy, consumer: ParticipantRow, purpose: str, now: datetime, offer: str
+) -> None:
+    """Refuse a request the offer grants nothing for (no action allowed for this purpose now)."""
+    decisions = [evaluate(policy, _context(action, consumer, purpose, now)) for action in Action]
+    if any(decision.allowed for decision in decisions):
+        return
+    why = "; ".join(reason for d in decisions for reason in d.reasons[1:2])
+    raise Unauthorized(
+        f"The offer {offer!r} grants {consumer.id!r} nothing for the purpose {purpose!r} ({why})."
+    )
+
+
+def _context(action: Action, consumer: ParticipantRow, purpose: str, now: datetime) -> Context:
+    return Context(
+        action=action,
+        purpose=purpose,
+        recipient=consumer.id,
+        roles=frozenset(consumer.roles),  # type: ignore[arg-type]  # Context validates them
+        region=consumer.region,
+        now=now,
+        industry_chains=frozenset(consumer.industry_chains),
+    )
+
+
+def _new_negotiation(
+    session: Session,
+    *,
+    consumer: str,
+    product: ProductRow,
+    offer: OfferRow,
+    purpose: str,
+    until: datetime,
+    max_deliveries: int | None,
+) -> NegotiationRow:
+    row = NegotiationRow(
+        id=cs.new_negotiation_id(session, consumer, offer.id),
+        product_id=product.id,
+        offer_id=offer.id,
+        consumer_id=consumer,
+        provider_id=product.owner_id,
+        state=State.REQUESTED.value,
+        policy=offer.policy,
+        purpose=purpose,
+        valid_until=until,
+        max_deliveries=max_deliveries,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _auto_accepts(product: ProductRow, consumer: ParticipantRow, row: NegotiationRow) -> bool:
+    if not set(product.auto_accept_chains) & set(consumer.industry_chains):
+        return False
+    try:
+        check_grade(
+            Grade(product.grade),
+            parse_policy(row.policy),
+            consumer.region,
+            row.operator_approved,
+            row.export_approved,
+        )
+    except Unauthorized:
+        return False  # an approval is missing: the request waits for the operator as usual
+    return True
