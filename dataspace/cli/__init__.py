@@ -14,6 +14,7 @@ from rich.console import Console
 
 from dataspace.cli import (
     agreement_commands,
+    api_commands,
     catalog_commands,
     ledger_commands,
     participant_commands,
@@ -29,7 +30,13 @@ app = typer.Typer(
     add_completion=False,
 )
 stack_commands.register(app)
-for commands in (participant_commands, catalog_commands, agreement_commands, ledger_commands):
+for commands in (
+    participant_commands,
+    catalog_commands,
+    agreement_commands,
+    ledger_commands,
+    api_commands,
+):
     commands.register_commands(app)
 
 err_console = Console(stderr=True)

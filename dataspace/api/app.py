@@ -1,0 +1,91 @@
+"""The management API of the control plane: participants, catalog, negotiations and
+agreements, and the evidence ledger (OpenAPI at /docs and /openapi.json).
+
+Wiring only: every rule lives in :mod:`dataspace.controlplane`. Errors are one sentence in
+``{"error": kind, "message": sentence}`` with a 4xx status for the caller's mistakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from dataspace import __version__
+from dataspace.api import agreements, catalog, ledger, participants
+from dataspace.config import Settings
+from dataspace.controlplane.catalog import Artifacts
+from dataspace.controlplane.keystore import KeyStore
+from dataspace.errors import (
+    Conflict,
+    DataspaceError,
+    InvalidInput,
+    NotFound,
+    ServiceError,
+    Unauthorized,
+)
+from dataspace.store.db import Database, migrate
+
+STATUS_OF: dict[type[DataspaceError], int] = {
+    InvalidInput: 400,
+    Unauthorized: 403,  # the caller is authenticated (auth.py answers 401 itself)
+    NotFound: 404,
+    Conflict: 409,
+    ServiceError: 503,
+}
+
+
+def create_app(settings: Settings) -> FastAPI:
+    url = settings.effective_database_url
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        migrate(url)
+        app.state.db = Database(url)
+        app.state.keys = KeyStore(settings.keys_dir)
+        app.state.artifacts = Artifacts(settings.schemas_dir, settings.expectations_dir)
+        try:
+            yield
+        finally:
+            app.state.db.dispose()
+
+    app = FastAPI(
+        title="Dataspace control plane",
+        version=__version__,
+        description=__doc__,
+        lifespan=lifespan,
+    )
+    for module in (participants, catalog, agreements, ledger):
+        app.include_router(module.router)
+    app.add_exception_handler(DataspaceError, _dataspace_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+
+    @app.get("/health", tags=["service"], summary="Liveness: the API answers.")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _status(error: DataspaceError) -> int:
+    for kind in type(error).__mro__:
+        if kind in STATUS_OF:
+            return STATUS_OF[kind]
+    return 400
+
+
+def _dataspace_error(_request: Request, error: DataspaceError) -> JSONResponse:
+    return JSONResponse(
+        {"error": type(error).__name__, "message": str(error)}, status_code=_status(error)
+    )
+
+
+def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return JSONResponse(
+        {"error": "InvalidInput", "message": f"{where}: {first['msg']}."}, status_code=422
+    )

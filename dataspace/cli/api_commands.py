@@ -1,0 +1,42 @@
+"""`dataspace serve` runs the management API; `dataspace token` mints a request token."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from dataspace.api import tokens
+from dataspace.cli.wiring import node
+from dataspace.config import load_settings
+from dataspace.controlplane import participants
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8700,
+) -> None:
+    """Serve the control-plane API (OpenAPI at /docs) until Ctrl-C."""
+    import uvicorn  # noqa: PLC0415 (only this command serves HTTP)
+
+    from dataspace.api.app import create_app  # noqa: PLC0415
+
+    uvicorn.run(create_app(load_settings()), host=host, port=port, log_level="warning")
+
+
+def token(
+    participant: Annotated[str, typer.Option("--as", help="The participant to sign as.")],
+    minutes: Annotated[int, typer.Option(min=1, max=5, help="Lifetime in minutes.")] = 2,
+) -> None:
+    """Print a short-lived API token signed with the participant's key held on this node."""
+    from datetime import timedelta  # noqa: PLC0415
+
+    with node() as here:
+        view = participants.authenticate(here.db, here.keys, participant)
+        key = here.keys.signing_key(view.participant_id, view.public_key)
+    typer.echo(tokens.mint(view.participant_id, key, lifetime=timedelta(minutes=minutes)))
+
+
+def register_commands(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command()(token)

@@ -1,0 +1,75 @@
+"""`dataspace serve` and `dataspace token` as an operator would use them: a real HTTP server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from dataspace.identity.uscc import make_uscc
+from tests.helpers import free_port, wait_for
+
+pytestmark = pytest.mark.integration
+
+DATASPACE = str(Path(sys.executable).parent / "dataspace")
+
+
+def environment(state_dir: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DATASPACE_")}
+    return {**clean, "DATASPACE_STATE_DIR": str(state_dir)}
+
+
+def cli(args: list[str], env: dict[str, str]) -> str:
+    result = subprocess.run(
+        [DATASPACE, *args], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def get(url: str, token: str | None = None) -> tuple[int, object]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, json.load(error)
+
+
+def test_serve_answers_signed_requests_only(tmp_path: Path) -> None:
+    env = environment(tmp_path)
+    cli(["operator", "init", "--name", "Hub", "--uscc", make_uscc("12320000MB0000001")], env)
+    port = free_port()
+    server = subprocess.Popen(
+        [DATASPACE, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(f"{base}/health"), timeout=60)
+        assert get(f"{base}/participants")[0] == 401
+
+        token = cli(["token", "--as", "operator"], env)
+        status, body = get(f"{base}/participants", token)
+        assert status == 200
+        assert [p["participant_id"] for p in body] == ["operator"]  # type: ignore[union-attr]
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return get(url)[0] == 200
+    except OSError:
+        return False
