@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from dataspace.dataplane.slicing import filter_each, partition  # noqa: E402
 from dataspace.dataplane.views import ViewRequest, derive_views  # noqa: E402
 from dataspace.policy.model import Mask, ViewSpec  # noqa: E402
 from dataspace.policy.vocabulary import MaskMethod  # noqa: E402
+from infra.ports import free_port, free_port_block  # noqa: E402
 from infra.stack import Stack  # noqa: E402
 
 BATCH = 64 * 1024
@@ -160,25 +160,6 @@ def partition_benchmark(suppliers: int) -> dict[str, Any]:
     return {"batch_rows": BATCH, "owners": suppliers, "ms_per_batch": timings}
 
 
-def free_ports(size: int) -> int:
-    for _ in range(200):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            base = int(sock.getsockname()[1])
-        if base + size < 65535 and all(_free(base + i) for i in range(size)):
-            return base
-    raise RuntimeError("no block of free ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def child(name: str, rows: int, args: argparse.Namespace) -> dict[str, Any]:
     command = [
         sys.executable,
@@ -204,7 +185,7 @@ def child(name: str, rows: int, args: argparse.Namespace) -> dict[str, Any]:
 def run_all(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="dataplane-bench-") as state:
         args.state_dir = Path(state)
-        args.kafka_port, args.s3_port = free_ports(1), free_ports(4)
+        args.kafka_port, args.s3_port = free_port(), free_port_block(4)
         settings = load_settings(
             state_dir=args.state_dir, kafka_port=args.kafka_port, s3_port=args.s3_port
         )
