@@ -18,6 +18,7 @@ from dataspace.cli import (
     ledger_commands,
     participant_commands,
     stack_commands,
+    subscribe_command,
 )
 from dataspace.errors import DataspaceError
 
@@ -29,7 +30,13 @@ app = typer.Typer(
     add_completion=False,
 )
 stack_commands.register(app)
-for commands in (participant_commands, catalog_commands, agreement_commands, ledger_commands):
+for commands in (
+    participant_commands,
+    catalog_commands,
+    agreement_commands,
+    ledger_commands,
+    subscribe_command,
+):
     commands.register_commands(app)
 
 err_console = Console(stderr=True)
