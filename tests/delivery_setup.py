@@ -28,6 +28,7 @@ from dataspace.dataplane.release import write_release
 from dataspace.events.envelope import EncodedEvent, encode
 from dataspace.events.publisher import EventProducer
 from dataspace.events.registry import event_id_for
+from dataspace.identity.keys import SigningKey
 from dataspace.store import repository
 from dataspace.store.models import DeliveryRow, ReleaseRow
 from dataspace.store.types import utcnow
@@ -98,8 +99,10 @@ class Provider:
         subscriber: str,
         version: int,
         stored: StoredObject,
-        **changes: Any,
+        *,
+        key: SigningKey | None = None,
     ) -> EncodedEvent:
+        """The signed DeliveryAnnounced (by ``key`` instead of xcmg's, to forge one)."""
         body = {
             "event_id": event_id_for("DeliveryAnnounced", delivery_id),
             "occurred_at": utcnow(),
@@ -114,10 +117,10 @@ class Provider:
             "sha256": stored.sha256,
             "row_count": stored.rows,
             "byte_size": stored.bytes,
-            **changes,
         }
-        with self.space.db.transaction() as session:
-            key = party_signing_key(session, self.space.keys, PROVIDER)
+        if key is None:
+            with self.space.db.transaction() as session:
+                key = party_signing_key(session, self.space.keys, PROVIDER)
         return encode("DeliveryAnnounced", body, key)
 
     def send(self, *events: EncodedEvent) -> None:
