@@ -32,6 +32,8 @@ from tests.fixtures.controlplane import Space
 
 pytestmark = pytest.mark.integration
 
+QUICK_JOIN = {"session.timeout.ms": "2000", "heartbeat.interval.ms": "300"}
+
 
 @pytest.fixture
 def subscriber(unique: str) -> str:
@@ -65,7 +67,9 @@ def run(
     settings: Settings, control: LocalControlPlane, landing: Path, **options: object
 ) -> SubscribeSummary:
     chosen = SubscribeOptions(once=True, idle_seconds=1.0, **options)  # type: ignore[arg-type]
-    return subscribe(settings, control, landing, chosen)
+    # A member joins after about half its session timeout on the embedded broker.
+    quick = settings.model_copy(update={"kafka_options": QUICK_JOIN})
+    return subscribe(quick, control, landing, chosen)
 
 
 def landed_files(landing: Path) -> list[Path]:
