@@ -83,12 +83,8 @@ def test_subscribe_once_lands_and_prints_a_summary(
     assert [item["deliveryId"] for item in summary["landed"]] == [delivered.delivery_id]
     landed = node / "landing" / subscriber / PRODUCT / "1" / "part-0.parquet"
     assert summary["landed"][0]["path"] == str(landed)
-    assert (
-        landed.read_bytes()
-        == provider.store.filesystem.open_input_file(
-            provider.store.path(delivered.stored.key)
-        ).read()
-    )
+    with provider.store.open_input(delivered.stored.key) as source:
+        assert landed.read_bytes() == source.read()
     assert second.returncode == 0, second.stderr
     assert "Landed 0 deliveries" in second.stdout
 
