@@ -19,6 +19,7 @@ from dataspace.cli import (
     ledger_commands,
     participant_commands,
     stack_commands,
+    subscribe_command,
 )
 from dataspace.errors import DataspaceError
 
@@ -36,6 +37,7 @@ for commands in (
     agreement_commands,
     ledger_commands,
     api_commands,
+    subscribe_command,
 ):
     commands.register_commands(app)
 

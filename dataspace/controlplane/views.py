@@ -8,7 +8,7 @@ private key.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -116,3 +116,38 @@ class CheckpointView(_JsonView):
     head_hash: str
     signer: str
     time: datetime
+
+
+@dataclass(frozen=True)
+class DeliveryView(_JsonView):
+    """One delivery of a release (or of a subscriber's view of it) under one agreement."""
+
+    delivery_id: str
+    agreement_id: str
+    product_id: str
+    version: int
+    mode: str
+    provider: str
+    subscriber: str
+    sha256: str
+    rows: int
+    bytes: int
+    state: str
+    landed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Grant(_JsonView):
+    """Permission to download one delivery: a presigned GET URL valid until ``expires_at``.
+
+    The URL opens the object for anyone holding it, so ``repr`` leaves it out.
+    """
+
+    delivery_id: str
+    url: str = field(repr=False)
+    expires_at: datetime
+    product_id: str
+    version: int
+    sha256: str
+    rows: int
+    bytes: int

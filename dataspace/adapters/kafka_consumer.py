@@ -1,0 +1,142 @@
+"""A consumer-group member for agents that commit explicitly: confluent-kafka behind five calls.
+
+Guarantees: offsets are never committed automatically; :meth:`GroupConsumer.commit` commits
+exactly the positions given and returns only once the broker stored them (or raises
+ServiceError); :meth:`GroupConsumer.poll` returns a message or None and turns a fatal client
+error into ServiceError (other client errors are logged and retried by librdkafka).
+Pausing keeps the member in its group while it polls without fetching, so a busy agent does
+not exceed ``max.poll.interval.ms``. Not thread-safe: one thread polls, commits and closes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from dataspace.config import Settings
+from dataspace.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Received:
+    """A consumed message as plain data; it fits ``deadletter.ConsumedMessage``."""
+
+    _topic: str
+    _partition: int
+    _offset: int
+    _key: bytes | None
+    _value: bytes | None
+    _headers: tuple[tuple[str, bytes | None], ...]
+
+    @classmethod
+    def of(cls, message: Message) -> Received:
+        headers = tuple(
+            (name, value.encode() if isinstance(value, str) else value)
+            for name, value in _header_items(message.headers())
+        )
+        return cls(
+            message.topic() or "",
+            message.partition() or 0,
+            message.offset() or 0,
+            message.key(),
+            message.value(),
+            headers,
+        )
+
+    def topic(self) -> str:
+        return self._topic
+
+    def partition(self) -> int:
+        return self._partition
+
+    def offset(self) -> int:
+        return self._offset
+
+    def key(self) -> bytes | None:
+        return self._key
+
+    def value(self) -> bytes | None:
+        return self._value
+
+    def headers(self) -> Sequence[tuple[str, bytes | None]]:
+        return self._headers
+
+
+def _header_items(headers: Any) -> list[tuple[str, str | bytes | None]]:
+    if headers is None:
+        return []
+    return list(headers.items() if isinstance(headers, dict) else headers)
+
+
+class GroupConsumer:
+    """One member of ``group_id`` reading ``topics``; close it (or use ``with``)."""
+
+    def __init__(self, settings: Settings, group_id: str, topics: Sequence[str]) -> None:
+        self._servers = settings.bootstrap_servers
+        self._consumer = Consumer(settings.kafka_consumer_config(group_id))
+        self.assigned = threading.Event()
+        self._consumer.subscribe(list(topics), on_assign=self._on_assign)
+        self._closed = False
+
+    def _on_assign(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
+        log.info("assigned %s", [(p.topic, p.partition) for p in partitions])
+        self.assigned.set()
+
+    def poll(self, timeout: float) -> Received | None:
+        message = self._consumer.poll(timeout)
+        if message is None:
+            return None
+        error = message.error()
+        if error is None:
+            return Received.of(message)
+        if error.fatal():
+            raise ServiceError(
+                f"The Kafka consumer at {self._servers} failed: {error.str()}; restart the agent."
+            )
+        if error.code() != KafkaError._PARTITION_EOF:
+            log.warning("Kafka consumer error (retried by the client): %s", error.str())
+        return None
+
+    def commit(self, positions: Sequence[tuple[str, int, int]]) -> None:
+        """Store ``(topic, partition, next offset)`` for the group; ServiceError if refused."""
+        offsets = [
+            TopicPartition(topic, partition, offset) for topic, partition, offset in positions
+        ]
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            raise ServiceError(
+                f"Kafka at {self._servers} did not store the group's offsets: "
+                f"{exc.args[0].str()}; they are committed again on the next attempt."
+            ) from exc
+
+    def pause(self) -> None:
+        self._consumer.pause(self._consumer.assignment())
+
+    def resume(self) -> None:
+        self._consumer.resume(self._consumer.assignment())
+
+    def close(self) -> None:
+        """Leave the group (idempotent); committed offsets stay."""
+        if not self._closed:
+            self._closed = True
+            self._consumer.close()
+
+    def __enter__(self) -> GroupConsumer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,326 @@
+"""Deliveries as the subscriber meets them: download grants, signed receipts, what is due.
+
+Publish writes each delivery row (state ``announced``) with its ledger entry and a
+DeliveryAnnounced event. The event carries no way to open the object (ADR 0004); the
+subscriber asks for a grant, lands the bytes, and signs a receipt. Rules enforced here:
+
+- **a grant is asked for with a short-lived token** (:mod:`dataspace.api.tokens`) signed by
+  the subscriber's registered key; its subject must be the subscriber named;
+- **someone else's delivery reads like a missing one**: both are Unauthorized with the same
+  sentence, so delivery ids leak nothing;
+- **the agreement is re-checked at the moment of the grant** (in force, both parties active),
+  so revocation takes effect at once, also for announcements already in flight. A due
+  expiry is recorded then (:func:`agreements.require_in_force`). One exception: an agreement
+  that ended because its delivery count was used up still serves the deliveries counted
+  under it (the last one is what used it up);
+- **a grant is a presigned GET URL** valid :data:`DEFAULT_GRANT_LIFETIME` (at most
+  :data:`MAX_GRANT_LIFETIME`) for the object in the node's release bucket
+  (``Settings.release_bucket``, see ADR 0007). Grants are reads: each is an audit log line,
+  not a ledger entry; the ledger holds the delivery and its receipt, which bracket it;
+- **a receipt is signed by the subscriber** over :func:`receipt_payload`, must name the
+  delivery's SHA-256 and row count, marks the delivery ``landed``, and writes one ledger
+  entry (``delivery.received``, sharing the delivery id as subject with the provider's entry)
+  and one DeliveryReceipt event in the same transaction. A second receipt is a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dataspace.adapters.s3 import Presign
+from dataspace.api import tokens
+from dataspace.canonical import canonical_json, utc_iso
+from dataspace.contracts.agreement import agreement_from_json
+from dataspace.contracts.negotiation import State, TerminationReason
+from dataspace.controlplane import agreements
+from dataspace.controlplane.evidence import Change, record
+from dataspace.controlplane.keystore import KeyStore
+from dataspace.controlplane.participants import (
+    OPERATOR_ID,
+    operator_signing_key,
+    party_signing_key,
+    require_active,
+)
+from dataspace.controlplane.views import DeliveryView, Grant
+from dataspace.errors import Conflict, InvalidInput, Unauthorized
+from dataspace.events.envelope import encode
+from dataspace.events.registry import event_id_for
+from dataspace.identity.keys import b64url_encode, verify
+from dataspace.ids import participant_id
+from dataspace.store import outbox, repository
+from dataspace.store.db import Database
+from dataspace.store.models import AgreementRow, DeliveryRow, ParticipantRow, ReleaseRow
+from dataspace.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GRANT_LIFETIME = timedelta(minutes=5)
+MAX_GRANT_LIFETIME = timedelta(minutes=15)
+RECEIPT_ACTION = "delivery.received"
+SHA256_HEX = re.compile(r"[0-9a-f]{64}", re.ASCII)
+
+
+def grant(
+    db: Database,
+    keys: KeyStore,
+    presign: Presign,
+    *,
+    subscriber: str,
+    delivery_id: str,
+    token: str,
+    lifetime: timedelta = DEFAULT_GRANT_LIFETIME,
+    now: datetime | None = None,
+) -> Grant:
+    """A presigned URL for the subscriber's delivery, if its agreement allows it right now."""
+    now = now or utcnow()
+    if not timedelta(seconds=1) <= lifetime <= MAX_GRANT_LIFETIME:
+        raise InvalidInput(f"A grant lives between 1 s and {MAX_GRANT_LIFETIME}, not {lifetime}.")
+    _authenticate(db, token, subscriber, now)
+    with db.transaction() as session:
+        delivery = _own_delivery(session, subscriber, delivery_id)
+        view = _view(session, delivery)
+        object_key = delivery.object_key
+    _require_deliverable(db, keys, view, now)
+    url = presign(object_key, lifetime)
+    log.info(
+        "grant issued: delivery=%s subscriber=%s agreement=%s product=%s version=%s expires=%s",
+        view.delivery_id,
+        subscriber,
+        view.agreement_id,
+        view.product_id,
+        view.version,
+        utc_iso(now + lifetime),
+    )
+    return Grant(
+        delivery_id=view.delivery_id,
+        url=url,
+        expires_at=now + lifetime,
+        product_id=view.product_id,
+        version=view.version,
+        sha256=view.sha256,
+        rows=view.rows,
+        bytes=view.bytes,
+    )
+
+
+def receipt_payload(delivery_id: str, sha256: str, rows: int, landed_at: datetime) -> bytes:
+    """What the subscriber signs: RFC 8785 JSON of the delivery id, SHA-256, rows, landing time."""
+    return canonical_json(
+        {"deliveryId": delivery_id, "sha256": sha256, "rows": rows, "landedAt": utc_iso(landed_at)}
+    )
+
+
+def receipt(
+    db: Database,
+    keys: KeyStore,
+    *,
+    subscriber: str,
+    delivery_id: str,
+    sha256: str,
+    rows: int,
+    landed_at: datetime,
+    signature: bytes | None = None,
+    now: datetime | None = None,
+) -> DeliveryView:
+    """Record that the subscriber landed its delivery, verified; signed with its key.
+
+    ``signature`` is the subscriber's over :func:`receipt_payload`; without it the node signs
+    with the subscriber's key from its key store.
+    """
+    now = now or utcnow()
+    payload = receipt_payload(delivery_id, sha256, rows, landed_at)
+    with db.transaction() as session:
+        delivery = _own_delivery(session, subscriber, delivery_id, for_update=True)
+        if delivery.state == "landed":
+            return _view(session, delivery)
+        _require_same_content(delivery, sha256, rows)
+        signer = repository.get_participant(session, subscriber)
+        if signature is None:
+            signature = keys.signing_key(signer.id, signer.public_key).sign(payload)
+        _check_receipt_signature(signer, signature, payload)
+        delivery.state, delivery.landed_at = "landed", landed_at
+        delivery.receipt_signature = b64url_encode(signature)
+        view = _view(session, delivery)
+        _record_receipt(session, keys, view, delivery.receipt_signature, now)
+        return view
+
+
+def due_deliveries(
+    db: Database, *, subscriber: str, now: datetime | None = None
+) -> list[DeliveryView]:
+    """The subscriber's deliveries not yet landed that it may fetch now, oldest first.
+
+    For a subscriber that missed announcements (a broker that lost its log): every delivery
+    still ``announced`` whose agreement serves it (see the module docstring). Reads only.
+    """
+    now = now or utcnow()
+    query = (
+        select(DeliveryRow)
+        .where(DeliveryRow.subscriber_id == participant_id(subscriber))
+        .where(DeliveryRow.state == "announced")
+        .order_by(DeliveryRow.created_at, DeliveryRow.id)
+    )
+    with db.transaction() as session:
+        require_active(session, subscriber, now, "receive deliveries")
+        due = []
+        for delivery in session.scalars(query):
+            agreement = repository.get_agreement(session, delivery.agreement_id)
+            if _refusal(agreement, now) is None and _is_active(session, agreement.provider_id, now):
+                due.append(_view(session, delivery))
+        return due
+
+
+# -- internals ------------------------------------------------------------------------------
+
+
+def _authenticate(db: Database, token: str, subscriber: str, now: datetime) -> None:
+    def public_key_of(participant: str) -> str:
+        with db.transaction() as session:
+            row = session.get(ParticipantRow, participant)
+        if row is None:
+            raise Unauthorized("The token names a participant this data space does not know.")
+        return row.public_key
+
+    claims = tokens.check(token, public_key_of, now=now)
+    if claims.subject != subscriber:
+        raise Unauthorized(
+            f"The token is {claims.subject!r}'s, not {subscriber!r}'s; "
+            "mint it with the subscriber's own key."
+        )
+
+
+def _own_delivery(
+    session: Session, subscriber: str, delivery_id: str, *, for_update: bool = False
+) -> DeliveryRow:
+    """The delivery if it is the subscriber's; Unauthorized alike for others' and missing."""
+    delivery = session.get(DeliveryRow, delivery_id, with_for_update=for_update or None)
+    if delivery is None or delivery.subscriber_id != subscriber:
+        raise Unauthorized(
+            f"{subscriber!r} has no delivery with id {delivery_id!r}; "
+            "check the id in your DeliveryAnnounced event."
+        )
+    return delivery
+
+
+def _view(session: Session, delivery: DeliveryRow) -> DeliveryView:
+    release = session.get(ReleaseRow, delivery.release_id)
+    agreement = session.get(AgreementRow, delivery.agreement_id)
+    if release is None or agreement is None:  # foreign keys make this a corrupted database
+        raise Conflict(f"The delivery {delivery.id!r} refers to a missing release or agreement.")
+    return DeliveryView(
+        delivery_id=delivery.id,
+        agreement_id=delivery.agreement_id,
+        product_id=release.product_id,
+        version=release.version,
+        mode=release.mode,
+        provider=agreement.provider_id,
+        subscriber=delivery.subscriber_id,
+        sha256=delivery.sha256,
+        rows=delivery.row_count,
+        bytes=delivery.byte_size,
+        state=delivery.state,
+        landed_at=delivery.landed_at,
+    )
+
+
+def _refusal(agreement: AgreementRow, now: datetime) -> str | None:
+    """Why deliveries under ``agreement`` may not be fetched at ``now``, or None."""
+    if now >= agreement_from_json(agreement.document).valid_until:
+        return TerminationReason.EXPIRED.value
+    if agreement.state == State.FINALIZED.value:
+        return None  # in force, or just used up by its last delivery
+    if agreement.termination_reason == TerminationReason.EXHAUSTED.value:
+        return None
+    return agreement.termination_reason or agreement.state
+
+
+def _require_deliverable(db: Database, keys: KeyStore, view: DeliveryView, now: datetime) -> None:
+    try:
+        agreements.require_in_force(db, keys, view.agreement_id, now=now)
+    except Conflict as ended:
+        with db.transaction() as session:
+            agreement = repository.get_agreement(session, view.agreement_id)
+            reason = _refusal(agreement, now)
+            if reason is not None:
+                log.info("grant refused: delivery=%s reason=%s", view.delivery_id, reason)
+                raise Conflict(
+                    f"The agreement {view.agreement_id!r} has ended ({reason}), so the "
+                    f"delivery {view.delivery_id!r} can no longer be fetched; request the "
+                    "product again."
+                ) from ended
+            require_active(session, agreement.consumer_id, now, "receive deliveries")
+            require_active(session, agreement.provider_id, now, "deliver")
+
+
+def _is_active(session: Session, participant: str, now: datetime) -> bool:
+    try:
+        require_active(session, participant, now, "deliver")
+    except Unauthorized:
+        return False
+    return True
+
+
+def _require_same_content(delivery: DeliveryRow, sha256: str, rows: int) -> None:
+    if not isinstance(sha256, str) or SHA256_HEX.fullmatch(sha256) is None:
+        raise InvalidInput(f"The receipt's SHA-256 {sha256!r} is not 64 lowercase hex digits.")
+    if sha256 != delivery.sha256 or rows != delivery.row_count:
+        raise InvalidInput(
+            f"The receipt for {delivery.id!r} names SHA-256 {sha256} and {rows} rows, but the "
+            f"delivery is {delivery.sha256} with {delivery.row_count} rows; land it again."
+        )
+
+
+def _check_receipt_signature(signer: ParticipantRow, signature: bytes, payload: bytes) -> None:
+    try:
+        verify(signer.public_key, signature, payload)
+    except Unauthorized as exc:
+        raise Unauthorized(
+            f"The receipt signature does not verify against the key registered for "
+            f"{signer.id!r}; sign receipt_payload(...) with the subscriber's own key."
+        ) from exc
+
+
+def _record_receipt(
+    session: Session, keys: KeyStore, view: DeliveryView, signature: str, now: datetime
+) -> None:
+    # A subscriber whose key is elsewhere sent its signature; the operator seals as recorder
+    # (as for a remote agreement signature, ADR 0006).
+    recorder = view.subscriber if keys.has(view.subscriber) else OPERATOR_ID
+    key = (
+        operator_signing_key(session, keys)
+        if recorder == OPERATOR_ID
+        else party_signing_key(session, keys, recorder)
+    )
+    facts = {
+        "deliveryId": view.delivery_id,
+        "sha256": view.sha256,
+        "rows": view.rows,
+        "landedAt": utc_iso(view.landed_at or now),
+        "receiptSignature": signature,
+    }
+    subjects = (view.delivery_id, view.agreement_id, view.product_id, view.subscriber)
+    record(session, key, Change(recorder, RECEIPT_ACTION, subjects, facts), now)
+    event = encode("DeliveryReceipt", _receipt_body(view, recorder, now), key)
+    outbox.enqueue(session, event.topic, event.key, event.value, event.headers)
+
+
+def _receipt_body(view: DeliveryView, actor: str, now: datetime) -> Mapping[str, Any]:
+    return {
+        "event_id": event_id_for("DeliveryReceipt", view.delivery_id),
+        "occurred_at": now,
+        "actor": actor,
+        "delivery_id": view.delivery_id,
+        "subscriber_id": view.subscriber,
+        "sha256": view.sha256,
+        "row_count": view.rows,
+        "landed_at": view.landed_at or now,
+        "product_id": view.product_id,
+        "version": view.version,
+    }

@@ -1,0 +1,194 @@
+"""The subscriber agent's parts without a network: offsets, retries, the landed log, a worker."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from consumers.landed import LandedLog
+from consumers.offsets import InOrderOffsets
+from consumers.worker import (
+    Deferred,
+    DeliveryWorker,
+    Duplicate,
+    Expected,
+    Landed,
+    NoProgress,
+    Refused,
+    Rejected,
+    Retry,
+    WorkerContext,
+)
+from dataspace.controlplane.views import DeliveryView, Grant
+from dataspace.errors import Conflict, ServiceError
+from dataspace.events.publisher import OutgoingRecord
+from tests.dataplane_data import orders
+
+
+def test_offsets_are_committed_only_up_to_the_first_unfinished_message() -> None:
+    offsets = InOrderOffsets()
+    for offset in (10, 11, 12):
+        offsets.started("t", 0, offset)
+    offsets.started("t", 1, 5)
+
+    offsets.finished("t", 0, 11)
+    assert offsets.committable() == []  # 10 is still in hand
+    offsets.finished("t", 1, 5)
+    offsets.finished("t", 0, 10)
+    assert offsets.committable() == [("t", 0, 12), ("t", 1, 6)]
+    offsets.committed(offsets.committable())
+    assert offsets.committable() == []
+    assert offsets.unfinished() == 1
+    offsets.finished("t", 0, 12)
+    assert offsets.committable() == [("t", 0, 13)]
+
+
+def test_retry_backs_off_exponentially_up_to_a_cap() -> None:
+    retry = Retry(attempts=5, base=0.5, factor=2, cap=3)
+    assert [retry.delay(n) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 3.0]
+    assert (retry.exhausted(4), retry.exhausted(5)) == (False, True)
+    assert not Retry().exhausted(10**6)
+
+
+def test_the_landed_log_survives_a_restart(tmp_path: Path) -> None:
+    when = datetime(2026, 11, 24, tzinfo=UTC)
+    with LandedLog(tmp_path) as log:
+        log.add("dlv-a-1", "p", 1, "0" * 64, 10, when)
+        log.add("dlv-a-1", "p", 1, "0" * 64, 10, when)  # idempotent
+    with LandedLog(tmp_path) as reopened:
+        assert reopened.has("dlv-a-1")
+        assert not reopened.has("dlv-a-2")
+        assert reopened.ids() == {"dlv-a-1"}
+
+
+@dataclass
+class FakeControlPlane:
+    """Serves one local file as the granted object; fails the first ``outages`` grants."""
+
+    source: Path
+    outages: int = 0
+    refuse: bool = False
+    subscriber: str = "supplier-01"
+    receipts: list[str] = field(default_factory=list)
+    grants: int = 0
+
+    def public_key_of(self, participant: str) -> str:
+        raise AssertionError("not used")
+
+    def grant(self, delivery_id: str) -> Grant:
+        self.grants += 1
+        if self.grants <= self.outages:
+            raise ServiceError("the control plane is unreachable")
+        if self.refuse:
+            raise Conflict("The agreement 'agr-x' has ended (revoked).")
+        data = self.source.read_bytes()
+        return Grant(
+            delivery_id,
+            self.source.as_uri(),
+            datetime.now(UTC) + timedelta(minutes=5),
+            "purchase-orders",
+            1,
+            hashlib.sha256(data).hexdigest(),
+            pq.ParquetFile(self.source).metadata.num_rows,
+            len(data),
+        )
+
+    def receipt(self, delivery_id: str, sha256: str, rows: int, landed_at: datetime) -> None:
+        self.receipts.append(delivery_id)
+
+    def due(self) -> list[DeliveryView]:
+        return []
+
+
+class NoDeadLetters:
+    def send_records(self, records: list[OutgoingRecord]) -> None:
+        raise AssertionError("nothing should be dead-lettered here")
+
+
+def worker_for(control: FakeControlPlane, landing: Path, retry: Retry) -> DeliveryWorker:
+    waits: list[float] = []
+
+    def wait(seconds: float) -> bool:
+        waits.append(seconds)  # no sleeping in unit tests
+        return False
+
+    context = WorkerContext(
+        control, LandedLog(landing), landing, NoDeadLetters(), "g", retry, wait, NoProgress()
+    )
+    return DeliveryWorker(context)
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    path = tmp_path / "object.parquet"
+    buffer = io.BytesIO()
+    pq.write_table(orders(50), buffer)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def expected_of(source: Path, **changes: object) -> Expected:
+    data = source.read_bytes()
+    facts = {
+        "delivery_id": "dlv-agr-x-1",
+        "product_id": "purchase-orders",
+        "version": 1,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "rows": 50,
+        "bytes": len(data),
+        **changes,
+    }
+    return Expected(**facts)  # type: ignore[arg-type]
+
+
+def test_an_outage_is_retried_then_the_delivery_lands_once(source: Path, tmp_path: Path) -> None:
+    control = FakeControlPlane(source, outages=2)
+    worker = worker_for(control, tmp_path / "landing", Retry(attempts=5))
+
+    outcome = worker.fetch(expected_of(source))
+    again = worker.fetch(expected_of(source))
+
+    assert isinstance(outcome, Landed)
+    assert outcome.path.read_bytes() == source.read_bytes()
+    assert isinstance(again, Duplicate)
+    assert (control.grants, control.receipts) == (3, ["dlv-agr-x-1"])
+
+
+def test_a_lasting_outage_defers_without_landing(source: Path, tmp_path: Path) -> None:
+    control = FakeControlPlane(source, outages=100)
+    worker = worker_for(control, tmp_path / "landing", Retry(attempts=3))
+
+    outcome = worker.fetch(expected_of(source))
+
+    assert isinstance(outcome, Deferred)
+    assert "gave up after 3 attempts" in outcome.detail
+    assert control.receipts == []
+    assert not (tmp_path / "landing" / "purchase-orders").exists()
+
+
+def test_a_refused_grant_lands_nothing(source: Path, tmp_path: Path) -> None:
+    control = FakeControlPlane(source, refuse=True)
+    outcome = worker_for(control, tmp_path / "landing", Retry(attempts=3)).fetch(
+        expected_of(source)
+    )
+    assert isinstance(outcome, Refused)
+    assert "revoked" in outcome.reason
+    assert control.grants == 1  # a refusal is not retried
+
+
+def test_a_grant_that_differs_from_the_announcement_is_rejected(
+    source: Path, tmp_path: Path
+) -> None:
+    control = FakeControlPlane(source)
+    outcome = worker_for(control, tmp_path / "landing", Retry(attempts=3)).fetch(
+        expected_of(source, rows=49)
+    )
+    assert isinstance(outcome, Rejected)
+    assert outcome.reason.value == "checksum_mismatch"
+    assert control.receipts == []
