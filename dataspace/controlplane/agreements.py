@@ -12,7 +12,8 @@ Rules enforced here:
 - only the provider or the operator revokes; revoking, expiring or exhausting twice records
   nothing new.
 
-Every termination writes one ledger entry and one event keyed by the consumer.
+Every termination writes one ledger entry and one AgreementTerminated event keyed by the
+consumer; a counted delivery is ledger-only (the delivery itself is announced).
 """
 
 from __future__ import annotations
@@ -161,4 +162,13 @@ def _end(  # noqa: PLR0917 (one private helper; every call site names its argume
 ) -> None:
     if cs.terminate(row, agreement, reason, now):
         facts = {"reason": reason.value}
-        cs.record_step(session, keys, actor, "agreement.terminated", row, now=now, facts=facts)
+        cs.record_step(
+            session,
+            keys,
+            actor,
+            "agreement.terminated",
+            row,
+            now=now,
+            facts=facts,
+            event="AgreementTerminated",
+        )
