@@ -156,6 +156,12 @@ class Settings(BaseSettings):
     s3_access_key: str | None = None
     s3_secret_key: SecretStr | None = None
     s3_region: str = "us-east-1"
+    release_bucket: str = Field(
+        default="dataspace-releases",
+        pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$",
+        description="The bucket holding every release and subscriber view of this node, "
+        "under <product>/<version>/...; grants presign objects in it.",
+    )
     s3_port: int = Field(
         default=18080,
         ge=1,

@@ -17,6 +17,7 @@ from dataspace.cli import (
     catalog_commands,
     ledger_commands,
     participant_commands,
+    publish_commands,
     stack_commands,
 )
 from dataspace.errors import DataspaceError
@@ -29,7 +30,13 @@ app = typer.Typer(
     add_completion=False,
 )
 stack_commands.register(app)
-for commands in (participant_commands, catalog_commands, agreement_commands, ledger_commands):
+for commands in (
+    participant_commands,
+    catalog_commands,
+    agreement_commands,
+    ledger_commands,
+    publish_commands,
+):
     commands.register_commands(app)
 
 err_console = Console(stderr=True)
