@@ -20,8 +20,11 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 
 
 class KafkaPublisher:
-    def __init__(self, settings: Settings, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
-        self._producer = EventProducer(settings, delivery_timeout=timeout, **{"linger.ms": "5"})
+    def __init__(
+        self, settings: Settings, timeout: float = DEFAULT_TIMEOUT_SECONDS, **overrides: str
+    ) -> None:
+        options = {"linger.ms": "5", **overrides}
+        self._producer = EventProducer(settings, delivery_timeout=timeout, **options)
 
     def publish(self, messages: Sequence[OutboxMessage]) -> dict[int, str | None]:
         records = [

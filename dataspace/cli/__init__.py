@@ -18,6 +18,7 @@ from dataspace.cli import (
     catalog_commands,
     ledger_commands,
     participant_commands,
+    publish_commands,
     stack_commands,
     subscribe_command,
 )
@@ -38,6 +39,7 @@ for commands in (
     ledger_commands,
     api_commands,
     subscribe_command,
+    publish_commands,
 ):
     commands.register_commands(app)
 

@@ -12,11 +12,13 @@ Rules enforced here:
 - only the provider or the operator revokes; revoking, expiring or exhausting twice records
   nothing new.
 
-Every termination writes one ledger entry and one event keyed by the consumer.
+Every termination writes one ledger entry and one AgreementTerminated event keyed by the
+consumer; a counted delivery is ledger-only (the delivery itself is announced).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select
@@ -116,15 +118,75 @@ def record_delivery(
     now = now or utcnow()
     require_in_force(db, keys, agreement_id, now=now)
     with db.transaction() as session:
-        row, agreement = _locked(session, agreement_id)
-        if agreement.state != State.FINALIZED.value:
-            raise Conflict(f"The agreement {row.id!r} ended meanwhile; nothing was counted.")
-        agreement.deliveries_made += 1
+        row, agreement = count_delivery(session, agreement_id, now=now)
         facts = {"deliveriesMade": agreement.deliveries_made}
         cs.record_step(
             session, keys, row.provider_id, "agreement.delivery_counted", row, now=now, facts=facts
         )
         return cs.view_of(row, agreement, now)
+
+
+def count_delivery(
+    session: Session, agreement_id: str, *, now: datetime
+) -> tuple[NegotiationRow, AgreementRow]:
+    """Count one delivery in the caller's transaction (the agreement row stays locked).
+
+    Conflict when the agreement is not in force at ``now`` (ended, or its end is due: record
+    that first with :func:`standings`). Writes no ledger entry: the caller records the
+    delivery, with the new count among its facts, in the same transaction.
+    """
+    row, agreement = _locked(session, agreement_id)
+    if agreement.state != State.FINALIZED.value or cs.due_reason(agreement, now) is not None:
+        raise Conflict(f"The agreement {row.id!r} ended meanwhile; nothing was counted.")
+    agreement.deliveries_made += 1
+    return row, agreement
+
+
+@dataclass(frozen=True)
+class Standing:
+    """An agreement on a product and, when deliveries may not be made under it, why not."""
+
+    agreement: AgreementView
+    refusal: str | None
+
+
+def standings(
+    db: Database, keys: KeyStore, product_id: str, *, now: datetime | None = None
+) -> list[Standing]:
+    """Every agreement on ``product_id`` (by id) and whether it is in force at ``now``.
+
+    Due expiries and exhaustions are recorded first (by the operator, as in
+    :func:`require_in_force`), so the answer and the ledger agree. A suspended party's
+    agreement is not in force but not ended either.
+    """
+    now = now or utcnow()
+    query = (
+        select(AgreementRow.id)
+        .where(AgreementRow.product_id == product_id)
+        .order_by(AgreementRow.id)
+    )
+    with db.transaction() as session:
+        ids = list(session.scalars(query))
+        for agreement_id in ids:
+            row, agreement = _locked(session, agreement_id)
+            due = cs.due_reason(agreement, now)
+            if due is not None:
+                _end(session, keys, OPERATOR_ID, row, agreement, due, now)
+        return [_standing(session, agreement_id, now) for agreement_id in ids]
+
+
+def _standing(session: Session, agreement_id: str, now: datetime) -> Standing:
+    agreement = repository.get_agreement(session, agreement_id)
+    row = repository.get_negotiation(session, agreement_id)
+    view = cs.view_of(row, agreement, now)
+    if agreement.state != State.FINALIZED.value:
+        return Standing(view, f"the agreement has ended ({agreement.termination_reason})")
+    try:
+        require_active(session, row.consumer_id, now, "receive deliveries")
+        require_active(session, row.provider_id, now, "deliver")
+    except Unauthorized as exc:
+        return Standing(view, str(exc))
+    return Standing(view, None)
 
 
 def terminate_due(db: Database, keys: KeyStore, *, now: datetime | None = None) -> list[str]:
@@ -161,4 +223,13 @@ def _end(  # noqa: PLR0917 (one private helper; every call site names its argume
 ) -> None:
     if cs.terminate(row, agreement, reason, now):
         facts = {"reason": reason.value}
-        cs.record_step(session, keys, actor, "agreement.terminated", row, now=now, facts=facts)
+        cs.record_step(
+            session,
+            keys,
+            actor,
+            "agreement.terminated",
+            row,
+            now=now,
+            facts=facts,
+            event="AgreementTerminated",
+        )

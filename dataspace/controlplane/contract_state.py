@@ -8,6 +8,7 @@ follows one id from the request to the revocation. The id is derived from stable
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +16,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dataspace.canonical import canonical_json, sha256_hex, utc_iso
-from dataspace.contracts.agreement import agreement_from_json, termination_due
+from dataspace.contracts.agreement import (
+    agreement_from_json,
+    agreement_signing_payload,
+    termination_due,
+)
 from dataspace.contracts.negotiation import Event, State, TerminationReason, transition
 from dataspace.controlplane.evidence import Change, record
 from dataspace.controlplane.keystore import KeyStore
@@ -151,8 +156,13 @@ def record_step(
     *,
     now: datetime,
     facts: Mapping[str, object] | None = None,
+    event: str | None = None,
 ) -> None:
-    """Record one step of a negotiation, sealed by ``actor``'s key, announced to the consumer."""
+    """Record one step of a negotiation, sealed by ``actor``'s key.
+
+    ``event`` (AgreementConcluded or AgreementTerminated) announces the step to the consumer;
+    the other steps are ledger-only.
+    """
     key = (
         operator_signing_key(session, keys)
         if actor == OPERATOR_ID
@@ -160,4 +170,34 @@ def record_step(
     )
     base = {"negotiation": row.id, "state": row.state, "policy": row.policy}
     change = Change(actor, action, subjects(row), {**base, **(facts or {})}, row.consumer_id)
+    if event is not None:
+        body = _EVENT_BODIES[event](row)
+        change = replace(change, event=event, event_body=body, event_coordinates=(row.id,))
     record(session, key, change, now)
+
+
+def _concluded(row: NegotiationRow) -> dict[str, Any]:
+    document = agreement_from_json(row.document or {})
+    return {
+        **_parties(row),
+        "valid_from": document.valid_from,
+        "valid_until": document.valid_until,
+        "max_deliveries": document.max_deliveries,
+        "document_sha256": sha256_hex(agreement_signing_payload(document)),
+    }
+
+
+def _terminated(row: NegotiationRow) -> dict[str, Any]:
+    return {**_parties(row), "reason": row.reason or ""}
+
+
+def _parties(row: NegotiationRow) -> dict[str, Any]:
+    return {
+        "agreement_id": row.id,
+        "product_id": row.product_id,
+        "provider_id": row.provider_id,
+        "subscriber_id": row.consumer_id,
+    }
+
+
+_EVENT_BODIES = {"AgreementConcluded": _concluded, "AgreementTerminated": _terminated}

@@ -1,11 +1,20 @@
 """Recording a state change: one evidence-ledger entry and, when others must learn about it,
-one outbox message, both inside the caller's transaction.
+one signed event in the outbox, both inside the caller's transaction.
 
 Every service calls :func:`record` exactly once per state change, after changing its rows and
 before its transaction commits, so the row change, the ledger entry and the event are committed
-together or not at all (ADR 0001, 0003). Events are notifications: their payload names the
-change (event id, time, actor, subject ids) and carries no secret; the event id is the hash of
-the ledger entry that records the change, so a replay of the same change has the same id.
+together or not at all (ADR 0001, 0003).
+
+Events are the signed Avro events of :mod:`dataspace.events` (ADR 0004): the outbox row holds
+exactly the topic, key, value and headers that :func:`~dataspace.events.envelope.encode`
+produced with the acting party's key, so the relay publishes it byte for byte. A change gets an
+event only when its :class:`Change` names an event type from ``schemas/events/``; internal
+steps without a schema (registration, negotiation steps, delivery counts) are ledger-only.
+
+The event id is :func:`~dataspace.events.registry.event_id_for` of the event type and the
+change's stable coordinates (the agreement id, the delivery id, ...), or of its ledger
+sequence when it has none: the same change always gives the same id, so a consumer idempotent
+on event ids recognises a re-send. Bodies carry no secret (no URL, key or credential).
 """
 
 from __future__ import annotations
@@ -17,31 +26,28 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from dataspace.canonical import canonical_json, utc_iso
+from dataspace.canonical import utc_iso
+from dataspace.errors import InvalidInput
+from dataspace.events.envelope import EncodedEvent, encode
+from dataspace.events.registry import event_id_for
 from dataspace.identity.keys import SigningKey
 from dataspace.ledger.chain import EntryFields, LedgerEntry, payload_hash, seal
 from dataspace.store import ledger_store, outbox
 from dataspace.store.models import LedgerEntryRow
 
-CONTENT_TYPE = "application/json"
-# Ledger actions are "<subject>.<event>"; their events go to dataspace.<area>.<event>.v1.
-AREA_OF = {
-    "operator": "participants",
-    "participant": "participants",
-    "product": "catalog",
-    "negotiation": "negotiations",
-    "agreement": "agreements",
-    "ledger": "ledger",
-}
+Coordinate = str | int
 
 
 @dataclass(frozen=True)
 class Change:
     """One state change as the ledger and the event plane see it.
 
-    ``facts`` are hashed into the ledger entry (their canonical JSON is the payload);
-    ``about`` is the participant the event is about (the Kafka key), or None when nobody
-    outside the control plane needs to learn of the change.
+    ``facts`` are hashed into the ledger entry (their canonical JSON is the payload).
+    ``event`` names the event type announcing the change (None: ledger only) and
+    ``event_body`` its fields without the envelope (``event_id``, ``occurred_at`` and
+    ``actor`` are filled in here); ``event_coordinates`` are the stable ids its event id
+    derives from (empty: the ledger sequence). ``about`` is the participant the event is
+    about; when given it must be the event's Kafka key, which the event's route decides.
     """
 
     actor: str
@@ -49,16 +55,13 @@ class Change:
     subject_ids: tuple[str, ...]
     facts: Mapping[str, Any] = field(default_factory=dict)
     about: str | None = None
-
-
-def topic_of(action: str) -> str:
-    """``participant.admitted`` -> ``dataspace.participants.admitted.v1``."""
-    subject, _, event = action.partition(".")
-    return f"dataspace.{AREA_OF[subject]}.{event.replace('.', '_')}.v1"
+    event: str | None = None
+    event_body: Mapping[str, Any] | None = None
+    event_coordinates: tuple[Coordinate, ...] = ()
 
 
 def record(session: Session, key: SigningKey, change: Change, now: datetime) -> LedgerEntryRow:
-    """Append the change's ledger entry (sealed with ``key``) and enqueue its event."""
+    """Append the change's ledger entry (sealed with ``key``) and enqueue its signed event."""
     fields = EntryFields(
         time=now,
         actor=change.actor,
@@ -81,29 +84,41 @@ def record(session: Session, key: SigningKey, change: Change, now: datetime) -> 
         }
 
     row = ledger_store.append(session, sealed)
-    if change.about is not None:
-        outbox.enqueue(
-            session,
-            topic_of(change.action),
-            change.about,
-            event_payload(row),
-            {"content-type": CONTENT_TYPE},
-        )
+    if change.event is not None:
+        coordinates = change.event_coordinates or (f"ledger-{row.sequence}",)
+        body = change.event_body or {}
+        event = announce(session, key, change.event, body, coordinates, actor=change.actor, now=now)
+        if change.about is not None and event.key != change.about:
+            raise InvalidInput(
+                f"The {change.event} event of {change.action} is keyed by {event.key!r}, not "
+                f"by {change.about!r}; fix the event body."
+            )
     return row
 
 
-def event_payload(row: LedgerEntryRow) -> bytes:
-    """The event announcing the change ``row`` records (canonical JSON, no secrets)."""
-    return canonical_json(
-        {
-            "eventId": row.entry_hash,
-            "type": row.action,
-            "time": utc_iso(row.time),
-            "actor": row.actor,
-            "subjectIds": list(row.subject_ids),
-            "ledgerSequence": row.sequence,
-        }
-    )
+def announce(
+    session: Session,
+    key: SigningKey,
+    event_type: str,
+    body: Mapping[str, Any],
+    coordinates: tuple[Coordinate, ...],
+    *,
+    actor: str,
+    now: datetime,
+) -> EncodedEvent:
+    """Enqueue one event signed by ``actor``'s ``key`` in the caller's transaction.
+
+    For announcements that are not ledger entries themselves (a ledger checkpoint); every
+    state change goes through :func:`record` instead.
+    """
+    envelope = {
+        "event_id": event_id_for(event_type, *coordinates),
+        "occurred_at": now,
+        "actor": actor,
+    }
+    event = encode(event_type, {**body, **envelope}, key)
+    outbox.enqueue(session, event.topic, event.key, event.value, event.headers)
+    return event
 
 
 def entry_of(row: LedgerEntryRow) -> LedgerEntry:

@@ -12,17 +12,31 @@ directory itself is 0700. Guarantees:
 
 In this single-node deployment every participant's key is local. A participant whose key
 lives elsewhere simply has no file here; the services then accept its signature as an input.
+
+The key store also keeps the node's *mask secret* (``mask-salt.secret``, 32 random bytes,
+0600): the salt of an agreement's hash masks is ``HMAC-SHA256(secret, agreement id)``, so a
+masked value cannot be recomputed by anyone who knows only the (public) agreement id, stays
+joinable within one agreement, and differs between agreements. Losing the secret changes
+the masked values of later deliveries.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
+import secrets
 from pathlib import Path
 
 from dataspace.errors import NotFound, Unauthorized
 from dataspace.identity.keys import SigningKey, load_private_key, save_private_key
-from dataspace.ids import participant_id
+from dataspace.ids import agreement_id, participant_id
 
 DIRECTORY_MODE = 0o700
+FILE_MODE = 0o600
+MASK_SECRET_FILE = "mask-salt.secret"  # noqa: S105 (a file name, not the secret)
+MASK_SECRET_BYTES = 32
+MASK_SALT_CONTEXT = b"dataspace-mask-salt/1\n"
 
 
 class KeyStore:
@@ -65,3 +79,28 @@ class KeyStore:
                 f"{participant!r}; restore the participant's own key file."
             )
         return key
+
+    def mask_salt(self, agreement: str) -> bytes:
+        """The salt of ``agreement``'s hash masks (see the module docstring)."""
+        message = MASK_SALT_CONTEXT + agreement_id(agreement).encode("ascii")
+        return hmac.new(self._mask_secret(), message, hashlib.sha256).digest()
+
+    def _mask_secret(self) -> bytes:
+        path = self.directory / MASK_SECRET_FILE
+        if not path.is_file():
+            self.directory.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
+            try:
+                # O_EXCL: two processes creating it at once keep the first one's secret.
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(secrets.token_bytes(MASK_SECRET_BYTES))
+        secret = path.read_bytes()
+        if len(secret) != MASK_SECRET_BYTES:
+            raise Unauthorized(
+                f"The mask secret {path} is damaged ({len(secret)} bytes, not "
+                f"{MASK_SECRET_BYTES}); restore it from a backup."
+            )
+        return secret

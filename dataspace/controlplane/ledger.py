@@ -11,24 +11,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dataspace.canonical import canonical_json, utc_iso
-from dataspace.controlplane.evidence import CONTENT_TYPE, entry_of
+from dataspace.canonical import utc_iso
+from dataspace.controlplane.evidence import announce, entry_of
 from dataspace.controlplane.keystore import KeyStore
 from dataspace.controlplane.participants import OPERATOR_ID, operator_signing_key
 from dataspace.controlplane.views import CheckpointView, LedgerEntryView
 from dataspace.errors import Conflict, NotFound
 from dataspace.ledger.chain import VerifyResult, verify_chain
 from dataspace.ledger.checkpoint import Checkpoint, sign_checkpoint
-from dataspace.store import ledger_store, outbox
+from dataspace.store import ledger_store
 from dataspace.store.db import Database
 from dataspace.store.models import LedgerCheckpointRow, LedgerEntryRow, ParticipantRow
 from dataspace.store.types import utcnow
-
-CHECKPOINT_TOPIC = "dataspace.ledger.checkpointed.v1"
 
 
 def verify(db: Database) -> VerifyResult:
@@ -63,19 +62,20 @@ def checkpoint(db: Database, keys: KeyStore, *, now: datetime | None = None) -> 
         ).first()
         if existing is not None:
             return _view(existing)
-        signed = sign_checkpoint(
-            head.sequence, head.entry_hash, now, OPERATOR_ID, operator_signing_key(session, keys)
-        )
+        operator_key = operator_signing_key(session, keys)
+        signed = sign_checkpoint(head.sequence, head.entry_hash, now, OPERATOR_ID, operator_key)
         row = ledger_store.add_checkpoint(
             session, signed.sequence, signed.head_hash, OPERATOR_ID, signed.signature
         )
         row.created_at = now  # the signed time, so the checkpoint can be checked again later
-        outbox.enqueue(
+        announce(
             session,
-            CHECKPOINT_TOPIC,
-            OPERATOR_ID,
+            operator_key,
+            "LedgerCheckpoint",
             _announcement(signed),
-            {"content-type": CONTENT_TYPE},
+            (signed.sequence,),
+            actor=OPERATOR_ID,
+            now=now,
         )
         return _view(row)
 
@@ -88,19 +88,15 @@ def latest(db: Database, limit: int = 20) -> list[LedgerEntryView]:
         return [_entry_view(row) for row in reversed(rows)]
 
 
-def _announcement(signed: Checkpoint) -> bytes:
-    """The checkpoint itself is the event: public, signed, and named by its sequence."""
-    return canonical_json(
-        {
-            "eventId": f"checkpoint-{signed.sequence}",
-            "type": "ledger.checkpointed",
-            "time": signed.time,
-            "actor": signed.operator,
-            "sequence": signed.sequence,
-            "headHash": signed.head_hash,
-            "signature": signed.signature,
-        }
-    )
+def _announcement(signed: Checkpoint) -> dict[str, Any]:
+    """The checkpoint itself is the event body: public, signed, and named by its sequence."""
+    return {
+        "operator_id": signed.operator,
+        "sequence": signed.sequence,
+        "head_hash": signed.head_hash,
+        "checkpoint_time": signed.time,
+        "checkpoint_signature": signed.signature,
+    }
 
 
 def _known_key(public_keys: dict[str, str], actor: str) -> str:

@@ -237,10 +237,19 @@ def reject(
                 f"The agreement {row.id!r} is already in force; the provider or the operator "
                 f"can revoke it with `dataspace agreement revoke {row.id}`."
             )
+        signed = row.document is not None  # the provider had agreed: the consumer saw terms
         if cs.terminate(row, None, TerminationReason.REJECTED, now):
             facts = {"reason": TerminationReason.REJECTED.value}
+            event = "AgreementTerminated" if signed else None
             cs.record_step(
-                session, keys, actor, "negotiation.terminated", row, now=now, facts=facts
+                session,
+                keys,
+                actor,
+                "negotiation.terminated",
+                row,
+                now=now,
+                facts=facts,
+                event=event,
             )
         return cs.view_of(row, None, now)
 

@@ -14,14 +14,17 @@ Rules enforced here (the CLI and the API only call these functions):
 - a participant is *active* when it is admitted and its credential verifies against the
   operator's key and is valid now; only active participants negotiate or receive data.
 
-Every change writes one ledger entry signed by the acting party and one event keyed by the
-participant it is about.
+Every change writes one ledger entry signed by the acting party. Admission (and the operator's
+self-admission) and reinstatement announce a ParticipantAdmitted event, suspension a
+ParticipantSuspended event, both keyed by the participant, so consumers refresh the keys they
+accept; a registration is not announced (the participant cannot act before admission).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -112,7 +115,15 @@ def admit(
         row.status, row.admitted_at = "admitted", now
         row.membership_credential = credential_json(credential)
         facts = {"credential": row.membership_credential}
-        change = Change(OPERATOR_ID, "participant.admitted", (row.id,), facts, about=row.id)
+        change = Change(
+            OPERATOR_ID,
+            "participant.admitted",
+            (row.id,),
+            facts,
+            about=row.id,
+            event="ParticipantAdmitted",
+            event_body=admitted_body(row),
+        )
         record(session, operator_key, change, now)
         return view_of(row)
 
@@ -255,7 +266,11 @@ def _create(
                 _self_admit(row, key, now)
                 action = "operator.initialized"
             facts = {"registration": membership_facts(row), "publicKey": row.public_key}
-            change = Change(row.id, action, (row.id,), facts, about=row.id)
+            change = Change(row.id, action, (row.id,), facts)
+            if admit_self:
+                change = replace(
+                    change, about=row.id, event="ParticipantAdmitted", event_body=admitted_body(row)
+                )
             record(session, key, change, now)
             return view_of(row)
     except BaseException:
@@ -306,6 +321,17 @@ def _self_admit(row: ParticipantRow, key: SigningKey, now: datetime) -> None:
     row.membership_credential = credential_json(credential)
 
 
+def admitted_body(row: ParticipantRow) -> dict[str, Any]:
+    """The ParticipantAdmitted event: public facts and the public key, no credential."""
+    return {
+        "participant_id": row.id,
+        "uscc": row.uscc,
+        "roles": sorted(row.roles),
+        "region": row.region,
+        "public_key": row.public_key,
+    }
+
+
 def membership_facts(row: ParticipantRow) -> dict[str, Any]:
     return {
         "participantId": row.id,
@@ -343,6 +369,14 @@ _STATUS_CHANGE: dict[str, tuple[str, str, Callable[[ParticipantRow, datetime], N
 }
 
 
+def _status_event(row: ParticipantRow) -> tuple[str, dict[str, Any]]:
+    """A reinstated participant's signatures count again: announced as an admission."""
+    if row.status == "suspended":
+        reason = "suspended by the data-space operator"
+        return "ParticipantSuspended", {"participant_id": row.id, "reason": reason}
+    return "ParticipantAdmitted", admitted_body(row)
+
+
 def _set_status(
     db: Database, keys: KeyStore, participant: str, target: str, now: datetime
 ) -> ParticipantView:
@@ -361,6 +395,8 @@ def _set_status(
         operator_key = operator_signing_key(session, keys)
         row.status = target
         stamp(row, now)
-        change = Change(OPERATOR_ID, action, (row.id,), {"status": target}, about=row.id)
+        event, body = _status_event(row)
+        facts = {"status": target}
+        change = Change(OPERATOR_ID, action, (row.id,), facts, row.id, event, body)
         record(session, operator_key, change, now)
         return view_of(row)

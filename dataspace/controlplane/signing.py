@@ -141,6 +141,7 @@ def finalize(
             row,
             now=now,
             facts={"document": row.document},
+            event="AgreementConcluded",
         )
         return cs.view_of(row, agreement, now)
 

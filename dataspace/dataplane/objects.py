@@ -5,6 +5,7 @@ Key layout (see docs/adr/0005-release-objects-under-stable-keys.md)::
     <product>/<version>/part-0.parquet                              the release
     <product>/<version>/views/<agreement>/part-0.parquet            one subscriber's view
     <key>.manifest.json                                             written last: the commit mark
+    <product>/<version>/quality-report.json                         a quarantined release's report
 
 Every key derives from validated stable coordinates, never from the clock, so writing the same
 thing twice lands on the same key.
@@ -38,6 +39,14 @@ def release_key(product: str, version: int) -> str:
 
 def view_key(product: str, version: int, agreement: str) -> str:
     return f"{product_id(product)}/{_version(version)}/views/{agreement_id(agreement)}/{PART}"
+
+
+def report_key(product: str, version: int) -> str:
+    return f"{product_id(product)}/{_version(version)}/quality-report.json"
+
+
+def version_prefix(product: str, version: int) -> str:
+    return f"{product_id(product)}/{_version(version)}/"
 
 
 def _version(version: int) -> str:
@@ -199,6 +208,29 @@ class ObjectStore:
         except OSError as exc:
             log.info("abandoned upload of %s did not complete: %s", key, exc)
         self.delete(key)
+
+    def put(self, key: str, data: bytes) -> StoredObject:
+        """Write a small object with one PUT (overwriting ``key``); its checksums."""
+        try:
+            with self._output(key) as out:
+                out.write(data)
+        except OSError as exc:
+            raise ServiceError(f"The object store refused {key} ({exc}).") from exc
+        return StoredObject(key, hashlib.sha256(data).hexdigest(), 0, len(data))
+
+    def discard(self, prefix: str) -> None:
+        """Delete every object under ``prefix`` (ending in ``/``); nothing there is fine.
+
+        Only for objects no one was told of: a version the control plane never recorded.
+        """
+        if not prefix.endswith("/"):
+            raise InvalidInput(f"A prefix to discard must end with '/': {prefix!r}.")
+        try:
+            self.filesystem.delete_dir_contents(self.path(prefix), missing_dir_ok=True)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise ServiceError(f"The object store could not clear {prefix} ({exc}).") from exc
 
     def delete(self, key: str) -> None:
         """Remove ``key`` if it exists; a missing object is not an error."""

@@ -119,7 +119,7 @@ def test_either_party_rejects_and_the_negotiation_ends(market: Space) -> None:
     negotiations.reject(market.db, market.keys, actor="supplier-01", negotiation_id=agreement_id)
 
     assert (rejected.state, rejected.reason) == ("TERMINATED", "rejected")
-    assert market.counts() == (before[0] + 1, before[1] + 1)
+    assert market.counts() == (before[0] + 1, before[1])  # nothing was agreed: not announced
     with pytest.raises(Conflict, match="start a new negotiation"):
         negotiations.accept(market.db, market.keys, actor="xcmg", negotiation_id=agreement_id)
     assert _request(market) != agreement_id  # a new request is a new negotiation

@@ -46,11 +46,12 @@ def test_registration_admission_suspension_and_reinstatement(space: Space) -> No
         "participant.suspended",
         "participant.reinstated",
     ]
-    assert space.topics()[1:] == [
-        ("dataspace.participants.registered.v1", "supplier-01"),
+    # A registration is not announced; a reinstatement is an admission for consumers' key caches.
+    assert space.topics() == [
+        ("dataspace.participants.admitted.v1", "operator"),
         ("dataspace.participants.admitted.v1", "supplier-01"),
         ("dataspace.participants.suspended.v1", "supplier-01"),
-        ("dataspace.participants.reinstated.v1", "supplier-01"),
+        ("dataspace.participants.admitted.v1", "supplier-01"),
     ]
 
 

@@ -1,0 +1,360 @@
+"""Releases and deliveries as the control plane records them: who may publish which version,
+who receives which view, and the one transaction that announces it all.
+
+Rules enforced here:
+
+- only the product's owner publishes it, and only while active; its private key must be on
+  this node (it signs the ledger entries and events). Versions are numbered per product from
+  1; a quarantined release uses up its number too, so every attempt is on the record;
+- a subscriber receives a release under an agreement only if the agreement is in force
+  (:func:`agreements.standings`) and its policy allows ``use`` at the moment of publishing
+  (:func:`dataspace.policy.evaluate.evaluate`, with the agreement's purpose and the number of
+  deliveries so far); the decision's view is what the subscriber gets. A refusal carries the
+  reason, in words, for the provider's summary;
+- :func:`record_publication` writes, in one transaction, the release row, one delivery row per
+  recipient (id ``dlv-<agreement>-v<version>``), the delivery counts, the ledger entries
+  (``release.published`` and one ``delivery.announced`` per delivery) and their events
+  (ProductPublished keyed by the provider, DeliveryAnnounced keyed by the subscriber). An
+  agreement that ended between the decision and this transaction is skipped, with a reason;
+- :func:`record_quarantine` writes the quarantined release with its report's key, one ledger
+  entry and a ReleaseQuarantined event, and no delivery.
+
+Nothing here touches the object store: the data plane writes objects first, and this module
+announces them only after they are complete (DESIGN §6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dataspace.controlplane import agreements
+from dataspace.controlplane.evidence import Change, record
+from dataspace.controlplane.keystore import KeyStore
+from dataspace.controlplane.participants import party_signing_key, require_active
+from dataspace.controlplane.views import AgreementView
+from dataspace.dataplane.objects import StoredObject
+from dataspace.errors import Conflict, InvalidInput, Unauthorized
+from dataspace.identity.keys import SigningKey
+from dataspace.ids import participant_id, product_id
+from dataspace.policy.evaluate import Context, evaluate
+from dataspace.policy.model import ViewSpec, parse_policy
+from dataspace.policy.vocabulary import Action, Role
+from dataspace.store import repository
+from dataspace.store.db import Database
+from dataspace.store.models import RELEASE_MODES, DeliveryRow, ReleaseRow
+
+
+@dataclass(frozen=True)
+class ReleasePlan:
+    """The release about to be published: the next version of a product, by its owner."""
+
+    product_id: str
+    provider: str
+    version: int
+    mode: str
+    schema_name: str
+    suite_name: str
+
+    @property
+    def ref(self) -> str:
+        """How ledger entries name the release: ``<product>/<version>``."""
+        return f"{self.product_id}/{self.version}"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A subscriber under one agreement: its view if it receives the release, else why not."""
+
+    agreement_id: str
+    subscriber: str
+    view: ViewSpec | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A view that is complete in the object store, to be announced to its subscriber."""
+
+    agreement_id: str
+    subscriber: str
+    stored: StoredObject
+
+
+@dataclass(frozen=True)
+class Refusal:
+    agreement_id: str
+    subscriber: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class QualityFacts:
+    """What the ReleaseQuarantined event says about a failed quality gate."""
+
+    evaluated: int
+    failed: int
+    failed_checks: tuple[str, ...]
+
+
+def delivery_id(agreement_id: str, version: int) -> str:
+    """``dlv-<agreement>-v<version>``: one delivery per agreement and release, replay-stable."""
+    return f"dlv-{agreement_id}-v{version}"
+
+
+def plan_release(
+    db: Database, keys: KeyStore, *, product: str, provider: str, mode: str, now: datetime
+) -> ReleasePlan:
+    """The next version of ``product`` if ``provider`` may publish it now."""
+    if mode not in RELEASE_MODES:
+        raise InvalidInput(f"The release mode {mode!r} is unknown; use snapshot or append.")
+    with db.transaction() as session:
+        row = repository.get_product(session, product_id(product))
+        if row.owner_id != participant_id(provider):
+            raise Unauthorized(
+                f"The product {row.id!r} belongs to {row.owner_id!r}; {provider!r} cannot "
+                "publish it. Publish your own products, or act as their owner."
+            )
+        require_active(session, provider, now, "publish releases")
+        party_signing_key(session, keys, provider)  # signs the entries: it must be here
+        return ReleasePlan(
+            row.id,
+            provider,
+            _last_version(session, row.id) + 1,
+            mode,
+            row.schema_name,
+            row.suite_name,
+        )
+
+
+def recipients(db: Database, keys: KeyStore, plan: ReleasePlan, now: datetime) -> list[Recipient]:
+    """Every agreement on the product, each with its subscriber's view or the refusal."""
+    found = []
+    for standing in agreements.standings(db, keys, plan.product_id, now=now):
+        agreement = standing.agreement
+        if standing.refusal is not None:
+            found.append(
+                Recipient(agreement.agreement_id, agreement.consumer, None, standing.refusal)
+            )
+        else:
+            found.append(_decide(db, agreement, now))
+    return found
+
+
+def _decide(db: Database, agreement: AgreementView, now: datetime) -> Recipient:
+    with db.transaction() as session:
+        consumer = repository.get_participant(session, agreement.consumer)
+        context = Context(
+            action=Action.USE,
+            purpose=agreement.purpose or "",
+            recipient=consumer.id,
+            roles=frozenset(Role(role) for role in consumer.roles),
+            region=consumer.region,
+            now=now,
+            industry_chains=frozenset(consumer.industry_chains),
+            deliveries_so_far=agreement.deliveries_made,
+        )
+    decision = evaluate(parse_policy(agreement.policy), context)
+    why = "; ".join(decision.reasons[1:])
+    if decision.allowed and decision.view is not None:
+        return Recipient(agreement.agreement_id, agreement.consumer, decision.view, why)
+    return Recipient(
+        agreement.agreement_id, agreement.consumer, None, f"the policy denies delivery: {why}"
+    )
+
+
+def record_publication(
+    db: Database,
+    keys: KeyStore,
+    plan: ReleasePlan,
+    release: StoredObject,
+    deliveries: Sequence[Delivery],
+    *,
+    now: datetime,
+) -> list[Refusal]:
+    """Release, deliveries, counts, ledger entries and events in one transaction.
+
+    Returns the deliveries skipped because their agreement ended meanwhile.
+    """
+    with db.transaction() as session:
+        key = _lock_version(session, keys, plan)
+        counted, late = _count(session, deliveries, now)
+        row = _release_row(plan, "accepted", release, now)
+        session.add(row)
+        session.flush()
+        body = {
+            **_release_body(plan),
+            "mode": plan.mode,
+            "sha256": release.sha256,
+            "row_count": release.rows,
+            "byte_size": release.bytes,
+            "delivery_count": len(counted),
+        }
+        facts = {**body, "objectKey": release.key}
+        _record(session, key, plan, "release.published", "ProductPublished", body, facts, now)
+        for delivery, deliveries_made in counted:
+            _announce(session, key, plan, row, delivery, deliveries_made, now)
+        return late
+
+
+def record_quarantine(
+    db: Database,
+    keys: KeyStore,
+    plan: ReleasePlan,
+    *,
+    rejected: StoredObject,
+    report: StoredObject,
+    quality: QualityFacts,
+    now: datetime,
+) -> None:
+    """The release failed its quality gate: recorded with its report, announced, not delivered.
+
+    ``rejected`` describes the input as it was given (its SHA-256, rows and bytes); it was not
+    written to the store, so its key is empty.
+    """
+    with db.transaction() as session:
+        key = _lock_version(session, keys, plan)
+        row = _release_row(plan, "quarantined", rejected, now)
+        row.quality_report_key = report.key
+        session.add(row)
+        session.flush()
+        body = {
+            **_release_body(plan),
+            "evaluated_expectations": quality.evaluated,
+            "failed_expectations": quality.failed,
+            "failed_checks": list(quality.failed_checks),
+            "report_sha256": report.sha256,
+        }
+        facts = {**body, "inputSha256": rejected.sha256, "reportKey": report.key}
+        _record(session, key, plan, "release.quarantined", "ReleaseQuarantined", body, facts, now)
+
+
+# -- internals ------------------------------------------------------------------------------
+
+
+def _last_version(session: Session, product: str) -> int:
+    last = session.scalar(
+        select(func.max(ReleaseRow.version)).where(ReleaseRow.product_id == product)
+    )
+    return int(last or 0)
+
+
+def _lock_version(session: Session, keys: KeyStore, plan: ReleasePlan) -> SigningKey:
+    """Serialize publishers of the product and refuse a version someone else took meanwhile."""
+    repository.get_product(session, plan.product_id, for_update=True)
+    if _last_version(session, plan.product_id) >= plan.version:
+        raise Conflict(
+            f"Version {plan.version} of {plan.product_id!r} was recorded by another publish "
+            "meanwhile; publish again to get the next version."
+        )
+    return party_signing_key(session, keys, plan.provider)
+
+
+def _count(
+    session: Session, deliveries: Sequence[Delivery], now: datetime
+) -> tuple[list[tuple[Delivery, int]], list[Refusal]]:
+    counted, late = [], []
+    for delivery in deliveries:
+        try:
+            _, agreement = agreements.count_delivery(session, delivery.agreement_id, now=now)
+        except Conflict as exc:
+            late.append(Refusal(delivery.agreement_id, delivery.subscriber, str(exc)))
+        else:
+            counted.append((delivery, agreement.deliveries_made))
+    return counted, late
+
+
+def _release_row(plan: ReleasePlan, status: str, stored: StoredObject, now: datetime) -> ReleaseRow:
+    return ReleaseRow(
+        product_id=plan.product_id,
+        version=plan.version,
+        mode=plan.mode,
+        status=status,
+        sha256=stored.sha256,
+        row_count=stored.rows,
+        byte_size=stored.bytes,
+        object_key=stored.key,
+        created_at=now,
+    )
+
+
+def _release_body(plan: ReleasePlan) -> dict[str, Any]:
+    return {"provider_id": plan.provider, "product_id": plan.product_id, "version": plan.version}
+
+
+def _record(  # noqa: PLR0917 (private; the call sites read as one sentence)
+    session: Session,
+    key: SigningKey,
+    plan: ReleasePlan,
+    action: str,
+    event: str,
+    body: dict[str, Any],
+    facts: dict[str, Any],
+    now: datetime,
+) -> None:
+    change = Change(
+        plan.provider,
+        action,
+        (plan.ref, plan.product_id, plan.provider),
+        facts,
+        about=plan.provider,
+        event=event,
+        event_body=body,
+        event_coordinates=(plan.product_id, plan.version),
+    )
+    record(session, key, change, now)
+
+
+def _announce(  # noqa: PLR0917 (private; one call site)
+    session: Session,
+    key: SigningKey,
+    plan: ReleasePlan,
+    release: ReleaseRow,
+    delivery: Delivery,
+    deliveries_made: int,
+    now: datetime,
+) -> None:
+    identifier = delivery_id(delivery.agreement_id, plan.version)
+    stored = delivery.stored
+    session.add(
+        DeliveryRow(
+            id=identifier,
+            agreement_id=delivery.agreement_id,
+            release_id=release.id,
+            subscriber_id=delivery.subscriber,
+            object_key=stored.key,
+            sha256=stored.sha256,
+            row_count=stored.rows,
+            byte_size=stored.bytes,
+            state="announced",
+            created_at=now,
+        )
+    )
+    body = {
+        "delivery_id": identifier,
+        "agreement_id": delivery.agreement_id,
+        "product_id": plan.product_id,
+        "version": plan.version,
+        "provider_id": plan.provider,
+        "subscriber_id": delivery.subscriber,
+        "mode": plan.mode,
+        "sha256": stored.sha256,
+        "row_count": stored.rows,
+        "byte_size": stored.bytes,
+    }
+    change = Change(
+        plan.provider,
+        "delivery.announced",
+        (identifier, delivery.agreement_id, plan.ref, delivery.subscriber),
+        {**body, "objectKey": stored.key, "deliveriesMade": deliveries_made},
+        about=delivery.subscriber,
+        event="DeliveryAnnounced",
+        event_body=body,
+        event_coordinates=(identifier,),
+    )
+    record(session, key, change, now)

@@ -1,0 +1,356 @@
+"""Publishing a release: the provider's main job, as a short story of named steps.
+
+1. **plan**: the provider owns the product and is active; the version is the last one + 1;
+2. **check** the input's columns against ``schemas/products/<schema>.avsc`` (one sentence
+   naming the wrong columns; nothing written);
+3. **gate** it with ``expectations/<suite>.json``; on failure store the quality report at
+   ``<product>/<version>/quality-report.json``, record the release as quarantined (ledger
+   entry, ReleaseQuarantined event) and deliver nothing;
+4. **write** the release once (``<product>/<version>/part-0.parquet``, SHA-256 and rows);
+5. **decide** every agreement on the product (in force? does its policy allow ``use`` now?)
+   and derive all allowed views in **one** streaming pass; hash masks are salted per agreement
+   with :meth:`KeyStore.mask_salt` (an HMAC of the agreement id under the node's secret);
+6. **record** release, deliveries, counts, ledger entries and events in one transaction;
+7. **relay** the outbox once, so events go out at once when the broker is up. A broker that
+   is down does not fail the publish: the events wait in the outbox for ``dataspace relay``.
+
+Re-running a publish that crashed before step 6 writes to the same keys (the version was
+never recorded, so it is handed out again): a release or view already complete with the same
+content is reused, and one left with other content by the crashed attempt is discarded and
+written again, since nobody was told of it. Two publishes of one product at the same moment
+are not supported; the second is refused at step 6 (the version is taken) and may have
+replaced the first one's views, so a provider publishes a product from one place at a time.
+
+``mode`` is recorded on the release and in every event. Deliveries are made the same way in
+both modes; *snapshot* tells subscribers the release replaces earlier versions, *append*
+that its rows add to them (a subscriber keeps every version it landed and reads them
+together).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dataspace.adapters.kafka_publisher import KafkaPublisher
+from dataspace.adapters.s3 import arrow_filesystem, ensure_bucket, minio_client
+from dataspace.config import Settings
+from dataspace.controlplane import releases
+from dataspace.controlplane.keystore import KeyStore
+from dataspace.controlplane.releases import Delivery, QualityFacts, Recipient, ReleasePlan
+from dataspace.dataplane.objects import ObjectStore, StoredObject, report_key, version_prefix
+from dataspace.dataplane.release import write_release
+from dataspace.dataplane.schema_check import check_input, load_avro_schema, read_input
+from dataspace.dataplane.views import ViewRequest, derive_views
+from dataspace.errors import Conflict, InvalidInput, ServiceError
+from dataspace.quality.gate import QualityReport, validate
+from dataspace.store import outbox
+from dataspace.store.db import Database
+from dataspace.store.types import utcnow
+from producers.relay import relay_once
+
+log = logging.getLogger(__name__)
+
+RELAY_TIMEOUT_SECONDS = 5.0
+HASH_CHUNK_BYTES = 1024 * 1024
+
+
+class Progress(Protocol):
+    """Where a long step reports how far it got (the CLI draws bars; tests pass nothing)."""
+
+    def start(self, stage: str, total_rows: int | None) -> None: ...
+
+    def advance(self, rows: int) -> None: ...
+
+
+class _Silent:
+    def start(self, stage: str, total_rows: int | None) -> None:
+        return None
+
+    def advance(self, rows: int) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class DeliveryLine:
+    subscriber: str
+    agreement_id: str
+    delivery_id: str | None
+    rows: int | None
+    bytes: int | None
+    reason: str | None  # why nothing was delivered
+
+
+@dataclass(frozen=True)
+class PublishSummary:
+    """What a publish did, for the CLI's table and ``--json``."""
+
+    product_id: str
+    version: int
+    mode: str
+    status: str  # accepted | quarantined
+    rows: int
+    bytes: int
+    sha256: str
+    quality: str
+    report_key: str | None = None
+    deliveries: tuple[DeliveryLine, ...] = ()
+    events_sent: int = 0
+    events_pending: int = 0
+    relay_error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def delivered(self) -> tuple[DeliveryLine, ...]:
+        return tuple(line for line in self.deliveries if line.reason is None)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Input:
+    """The file being published, with the product's schema."""
+
+    path: Path
+    avro: dict[str, Any]
+    schema: pa.Schema = field(init=False)
+
+    def batches(self, progress: Progress) -> Iterator[pa.RecordBatch]:
+        for batch in read_input(self.path, self.avro):
+            progress.advance(batch.num_rows)
+            yield batch
+
+
+def publish(
+    settings: Settings,
+    db: Database,
+    keys: KeyStore,
+    *,
+    product_id: str,
+    provider: str,
+    source: Path,
+    mode: str = "snapshot",
+    progress: Progress | None = None,
+    now: datetime | None = None,
+) -> PublishSummary:
+    """Publish ``source`` as the next release of ``product_id`` (see the module docstring)."""
+    started, now, progress = time.monotonic(), now or utcnow(), progress or _Silent()
+    plan = releases.plan_release(
+        db, keys, product=product_id, provider=provider, mode=mode, now=now
+    )
+    given = checked_input(settings, plan, source)
+    store = release_store(settings)
+    report = gate(settings, plan, given, progress)
+    if not report.passed:
+        summary = quarantine(db, keys, store, plan, given, report, now)
+    else:
+        release = write_once(store, plan, given, report.statistics["rows"], progress)
+        recipients = releases.recipients(db, keys, plan, now)
+        deliveries = derive_all(store, keys, plan, release, recipients, progress)
+        late = releases.record_publication(db, keys, plan, release, deliveries, now=now)
+        summary = summarize(plan, release, report, recipients, deliveries, late)
+    summary = relay_pending(settings, db, summary)
+    log.info(
+        "publish finished",
+        extra={"product": plan.product_id, "version": plan.version, "status": summary.status},
+    )
+    return replace(summary, seconds=round(time.monotonic() - started, 3))
+
+
+# -- the steps ------------------------------------------------------------------------------
+
+
+def checked_input(settings: Settings, plan: ReleasePlan, source: Path) -> _Input:
+    """The input, if it is a readable file whose columns match the product's schema."""
+    if not source.is_file():
+        raise InvalidInput(f"The file {source} does not exist or is not a file; check the path.")
+    avro = load_avro_schema(settings.schemas_dir / "products" / f"{plan.schema_name}.avsc")
+    given = _Input(source, avro)
+    try:
+        given.schema = check_input(source, avro)
+    except PermissionError as exc:
+        raise InvalidInput(f"The file {source} cannot be read ({exc.strerror}).") from exc
+    return given
+
+
+def release_store(settings: Settings) -> ObjectStore:
+    """The node's release bucket (created on first use)."""
+    endpoint = settings.s3()
+    ensure_bucket(minio_client(endpoint), settings.release_bucket)
+    return ObjectStore(arrow_filesystem(endpoint), settings.release_bucket)
+
+
+def gate(settings: Settings, plan: ReleasePlan, given: _Input, progress: Progress) -> QualityReport:
+    progress.start("quality gate", _known_rows(given.path))
+    return validate(given.batches(progress), settings.expectations_dir / f"{plan.suite_name}.json")
+
+
+def quarantine(  # noqa: PLR0917 (a step of the story; arguments in the order they are used)
+    db: Database,
+    keys: KeyStore,
+    store: ObjectStore,
+    plan: ReleasePlan,
+    given: _Input,
+    report: QualityReport,
+    now: datetime,
+) -> PublishSummary:
+    """Store the report, record the quarantined release, deliver nothing."""
+    document = json.dumps(report.report_json, indent=2, sort_keys=True, default=str).encode()
+    stored_report = store.put(report_key(plan.product_id, plan.version), document)
+    rows = int(report.statistics["rows"])
+    rejected = StoredObject("", _file_sha256(given.path), rows, given.path.stat().st_size)
+    failed = tuple(
+        f"{item.type}({item.column})" if item.column else item.type
+        for item in report.failed_expectations
+    )
+    quality = QualityFacts(int(report.statistics["evaluated_expectations"]), len(failed), failed)
+    releases.record_quarantine(
+        db, keys, plan, rejected=rejected, report=stored_report, quality=quality, now=now
+    )
+    return PublishSummary(
+        plan.product_id,
+        plan.version,
+        plan.mode,
+        "quarantined",
+        rows,
+        rejected.bytes,
+        rejected.sha256,
+        report.summary(),
+        report_key=stored_report.key,
+    )
+
+
+def write_once(
+    store: ObjectStore, plan: ReleasePlan, given: _Input, rows: int, progress: Progress
+) -> StoredObject:
+    """Write the release; an unrecorded attempt's object with other content is replaced."""
+    progress.start("upload", rows)
+    try:
+        return write_release(
+            store, plan.product_id, plan.version, given.schema, given.batches(progress)
+        )
+    except Conflict:
+        log.warning("discarding unannounced objects of %s v%s", plan.product_id, plan.version)
+        store.discard(version_prefix(plan.product_id, plan.version))
+        progress.start("upload", rows)
+        return write_release(
+            store, plan.product_id, plan.version, given.schema, given.batches(progress)
+        )
+
+
+def derive_all(  # noqa: PLR0917 (a step of the story)
+    store: ObjectStore,
+    keys: KeyStore,
+    plan: ReleasePlan,
+    release: StoredObject,
+    recipients: list[Recipient],
+    progress: Progress,
+) -> list[Delivery]:
+    """Every allowed view, in one streaming pass over the release."""
+    requests = [
+        ViewRequest(r.subscriber, r.agreement_id, r.view, keys.mask_salt(r.agreement_id))
+        for r in recipients
+        if r.view is not None
+    ]
+    if not requests:
+        return []
+    progress.start("views", None)
+    try:
+        views = derive_views(
+            store, release, requests, product=plan.product_id, version=plan.version
+        )
+    except Conflict:
+        # A crashed attempt of this (unrecorded) version left views from other inputs.
+        store.discard(version_prefix(plan.product_id, plan.version) + "views/")
+        views = derive_views(
+            store, release, requests, product=plan.product_id, version=plan.version
+        )
+    return [Delivery(view.agreement, view.subscriber, view.stored) for view in views]
+
+
+def summarize(  # noqa: PLR0917 (a step of the story)
+    plan: ReleasePlan,
+    release: StoredObject,
+    report: QualityReport,
+    recipients: list[Recipient],
+    deliveries: list[Delivery],
+    late: list[releases.Refusal],
+) -> PublishSummary:
+    made = {d.agreement_id: d for d in deliveries}
+    refused = {r.agreement_id: r.reason for r in late}
+    lines = [
+        _line(plan, recipient, made.get(recipient.agreement_id), refused)
+        for recipient in recipients
+    ]
+    return PublishSummary(
+        plan.product_id,
+        plan.version,
+        plan.mode,
+        "accepted",
+        release.rows,
+        release.bytes,
+        release.sha256,
+        report.summary(),
+        deliveries=tuple(lines),
+    )
+
+
+def _line(
+    plan: ReleasePlan, recipient: Recipient, made: Delivery | None, refused: dict[str, str]
+) -> DeliveryLine:
+    who = (recipient.subscriber, recipient.agreement_id)
+    late = refused.get(recipient.agreement_id)
+    if made is None or late is not None:
+        return DeliveryLine(*who, None, None, None, late or recipient.reason)
+    identifier = releases.delivery_id(recipient.agreement_id, plan.version)
+    return DeliveryLine(*who, identifier, made.stored.rows, made.stored.bytes, None)
+
+
+def relay_pending(settings: Settings, db: Database, summary: PublishSummary) -> PublishSummary:
+    """Send what the outbox holds now; a broker that is down leaves it pending, not failed."""
+    sent, error = 0, None
+    try:
+        # librdkafka logs every refused connection; the summary says it once instead.
+        publisher = KafkaPublisher(settings, timeout=RELAY_TIMEOUT_SECONDS, log_level="2")
+        while True:
+            result = relay_once(db, publisher)
+            sent += result.sent
+            if result.failed:
+                error = f"Kafka at {settings.bootstrap_servers} did not acknowledge the events"
+            if result.failed or result.claimed == 0:
+                break
+    except ServiceError as exc:
+        error = str(exc)
+    with db.transaction() as session:
+        pending = outbox.pending_count(session)
+    return replace(summary, events_sent=sent, events_pending=pending, relay_error=error)
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _known_rows(path: Path) -> int | None:
+    """The row count a Parquet footer states; None for CSV (known after the gate)."""
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except (OSError, pa.ArrowInvalid):
+        return None
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        while chunk := source.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
