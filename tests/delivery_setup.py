@@ -84,7 +84,7 @@ class Provider:
     ) -> Delivered:
         table = orders(rows, offset=version * 1000)
         stored = write_release(self.store, PRODUCT, version, table.schema, table.to_batches())
-        delivery_id = f"dlv-{agreement_id}-{version}"
+        delivery_id = releases.delivery_id(agreement_id, version)
         subscriber = self._record(agreement_id, version, delivery_id, stored)
         agreements.record_delivery(self.space.db, self.space.keys, agreement_id)
         event = self.announcement(delivery_id, agreement_id, subscriber, version, stored)
