@@ -1,134 +1,296 @@
-"""`make demo`: the main job on the embedded stack.
+"""`make demo`: a construction-machinery chain on the embedded stack, end to end.
 
-Until the delivery pipeline lands, the demo shows the round trip the pipeline is built on:
-a Parquet release written to the object store, an announcement on Kafka, and a subscriber
-that consumes it in a consumer group, downloads through a presigned URL, verifies the
-SHA-256 and commits its offset only after the file has landed.
+The story, each step through the real services, broker and object store:
+
+1. the operator admits a chain leader (XCMG) and four SME suppliers;
+2. XCMG offers weekly purchase orders (each supplier sees its own rows; one offer masks the
+   price) and demand forecasts; the suppliers conclude signed agreements, one of which has
+   already expired;
+3. XCMG publishes week 1; every supplier's agent lands exactly its own rows, verified and
+   receipted; the expired agreement gets nothing;
+4. a release with bad data is quarantined and reaches nobody;
+5. XCMG revokes one agreement and publishes week 2: the revoked supplier gets nothing;
+6. the evidence ledger verifies.
+
+The demo checks its own story and fails (exit non-zero) if any step does not hold. It keeps
+its control plane in ``<state_dir>/demo`` and its objects in the bucket ``dataspace-demo``,
+both started afresh on each run.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
+import shutil
 import time
-import urllib.request
-from dataclasses import dataclass
-from datetime import timedelta
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from confluent_kafka import Consumer, Producer
 from rich.console import Console
 from rich.table import Table
 
-from dataspace.adapters.kafka import ensure_topics
-from dataspace.adapters.s3 import arrow_filesystem, ensure_bucket, minio_client
+from dataspace import demo_data
+from dataspace.adapters.s3 import ensure_bucket, minio_client, presigner
+from dataspace.catalog.model import Cadence, ProductDescription
 from dataspace.config import Settings
-from dataspace.errors import ServiceError
+from dataspace.controlplane import agreements, catalog, ledger, negotiations, participants
+from dataspace.controlplane.keystore import KeyStore
+from dataspace.errors import DataspaceError
+from dataspace.identity.membership import Registration, Role
+from dataspace.identity.uscc import make_uscc
+from dataspace.policy.grades import Grade
+from dataspace.policy.model import parse_policy
+from dataspace.store.db import Database, migrate
+from dataspace.store.types import utcnow
+from producers.publish import PublishSummary, publish
 
-TOPIC = "dataspace.demo.roundtrip.v1"
+LEADER = "xcmg"
+SUPPLIERS = ("supplier-01", "supplier-02", "supplier-03", "supplier-04")
+CHAIN = "construction-machinery"
+PURPOSE = "supply-planning"
 BUCKET = "dataspace-demo"
-OBJECT_KEY = "purchase-orders/1/part-0.parquet"
-POLL_TIMEOUT_SECONDS = 30.0
+ORDERS, FORECASTS = "purchase-orders", "demand-forecasts"
+SHA256_HEX_LENGTH = 64
 
 
-@dataclass(frozen=True)
-class Landed:
-    path: Path
-    rows: int
-    size: int
-    seconds: float
+class DemoFailed(DataspaceError):
+    """A step of the demo's story did not hold."""
 
 
-def purchase_orders(weeks: int = 4, suppliers: int = 20) -> pa.Table:
-    """Deterministic weekly purchase orders of a construction-machinery chain leader."""
-    rows = [
-        {
-            "week": f"2026-W{week + 1:02d}",
-            "supplier_id": f"supplier-{s + 1:02d}",
-            "part_no": f"HX-{(s * 7 + week) % 50:03d}",
-            "quantity": 100 + (s * 37 + week * 11) % 400,
-            "unit_price_cny": round(12.5 + (s * 3.1 + week) % 40, 2),
-        }
-        for week in range(weeks)
-        for s in range(suppliers)
-    ]
-    return pa.Table.from_pylist(rows)
-
-
-def publish(settings: Settings, table: pa.Table) -> dict[str, object]:
-    """Write the release, then announce it; the announcement is sent only once durable."""
-    endpoint = settings.s3()
-    ensure_bucket(minio_client(endpoint), BUCKET)
-    ensure_topics(settings, [TOPIC])
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
-    body = buffer.getvalue()
-    with arrow_filesystem(endpoint).open_output_stream(f"{BUCKET}/{OBJECT_KEY}") as out:
-        out.write(body)
-    announcement = {
-        "bucket": BUCKET,
-        "key": OBJECT_KEY,
-        "sha256": hashlib.sha256(body).hexdigest(),
-        "rows": table.num_rows,
-        "size": len(body),
-    }
-    producer = Producer(settings.kafka_producer_config(**{"enable.idempotence": "true"}))
-    errors: list[str] = []
-    producer.produce(
-        TOPIC,
-        key=b"demo-subscriber",
-        value=json.dumps(announcement).encode(),
-        on_delivery=lambda err, _msg: errors.append(str(err)) if err else None,
-    )
-    if producer.flush(POLL_TIMEOUT_SECONDS) != 0 or errors:
-        raise ServiceError(f"Kafka did not acknowledge the announcement: {errors or 'timeout'}.")
-    return announcement
-
-
-def subscribe_once(settings: Settings, landing: Path) -> Landed:
-    """Consume one announcement, download it through a presigned URL, verify, land, commit."""
-    began = time.monotonic()
-    consumer = Consumer(settings.kafka_consumer_config("dataspace-demo-subscriber"))
-    try:
-        consumer.subscribe([TOPIC])
-        message = consumer.poll(POLL_TIMEOUT_SECONDS)
-        if message is None or message.error():
-            raise ServiceError("No announcement arrived on Kafka within 30 s.")
-        announcement = json.loads(message.value() or b"{}")
-        url = minio_client(settings.s3()).presigned_get_object(
-            announcement["bucket"], announcement["key"], expires=timedelta(minutes=5)
-        )
-        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (our presigned URL)
-            body = response.read()
-        if hashlib.sha256(body).hexdigest() != announcement["sha256"]:
-            raise ServiceError("The downloaded release does not match its announced SHA-256.")
-        target = landing / announcement["key"]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".partial")
-        partial.write_bytes(body)
-        partial.replace(target)  # atomic: a reader sees the whole file or none
-        consumer.commit(message=message, asynchronous=False)
-    finally:
-        consumer.close()
-    rows = pq.read_metadata(target).num_rows
-    return Landed(target, rows, len(body), time.monotonic() - began)
+@dataclass
+class Demo:
+    settings: Settings
+    db: Database
+    keys: KeyStore
+    workdir: Path
+    agreements: dict[tuple[str, str], str] = field(default_factory=dict)
+    rounds: list[tuple[str, PublishSummary, float]] = field(default_factory=list)
 
 
 def run_demo(settings: Settings, console: Console) -> None:
+    demo = _fresh_demo(settings)
+    try:
+        _admit_members(demo)
+        _offer_products(demo)
+        _conclude_agreements(demo)
+        console.print("Members admitted, products offered, agreements signed by both parties.")
+        _deliver(
+            demo,
+            "week 1",
+            [(ORDERS, demo_data.purchase_orders(0)), (FORECASTS, demo_data.demand_forecasts(0))],
+        )
+        _expect_landed(demo, {"supplier-01": 2, "supplier-02": 1, "supplier-03": 1})
+        _check_views(demo)
+        bad = demo_data.spoiled(demo_data.purchase_orders(1), "quantity")
+        _deliver(demo, "bad data", [(ORDERS, bad)])
+        agreements.revoke(
+            demo.db, demo.keys, actor=LEADER, agreement_id=demo.agreements[(ORDERS, "supplier-03")]
+        )
+        _deliver(demo, "week 2", [(ORDERS, demo_data.purchase_orders(1))])
+        _expect_landed(demo, {"supplier-01": 3, "supplier-02": 2, "supplier-03": 1})
+        _verify_ledger(demo, console)
+        console.print(_summary(demo))
+        console.print(f"Landed files: {demo.workdir / 'landing'}/<supplier>/<product>/<version>/")
+    finally:
+        demo.db.dispose()
+
+
+def _fresh_demo(settings: Settings) -> Demo:
+    workdir = settings.state_dir / "demo"
+    shutil.rmtree(workdir, ignore_errors=True)
+    client = minio_client(settings.s3())
+    ensure_bucket(client, BUCKET)
+    for item in client.list_objects(BUCKET, recursive=True):
+        client.remove_object(BUCKET, item.object_name)
+    url = f"sqlite:///{workdir / 'control-plane.db'}"
+    demo_settings = settings.model_copy(update={"database_url": url, "release_bucket": BUCKET})
+    migrate(url)
+    return Demo(demo_settings, Database(url), KeyStore(workdir / "keys"), workdir)
+
+
+def _admit_members(demo: Demo) -> None:
+    joined = utcnow() - timedelta(days=90)  # members joined a quarter ago
+    participants.init_operator(
+        demo.db,
+        demo.keys,
+        name="江苏省数据枢纽（演示）",
+        uscc=make_uscc("12320000MB0000001"),
+        region="CN-JS",
+        now=joined,
+    )
+    members = [(LEADER, "徐工集团（演示）", Role.CHAIN_LEADER, "CN-JS")]
+    members += [(s, f"配套企业 {s[-2:]}（演示）", Role.SUPPLIER, "CN-JS") for s in SUPPLIERS]
+    for number, (pid, name, role, region) in enumerate(members, start=1):
+        registration = Registration(
+            pid,
+            name,
+            make_uscc(f"9132030{number:010d}"),
+            frozenset({role}),
+            region,
+            frozenset({CHAIN}),
+        )
+        participants.register(demo.db, demo.keys, registration, now=joined)
+        participants.admit(demo.db, demo.keys, pid, now=joined)
+
+
+def _own_rows_offer(uid: str, *duties: dict[str, object]) -> dict[str, object]:
+    purpose = {"leftOperand": "purpose", "operator": "isAnyOf", "rightOperand": [PURPOSE]}
+    own_rows = {"action": "filterRows", "column": "supplier_id"}
+    return {
+        "uid": uid,
+        "permission": [{"action": "use", "constraint": [purpose], "duty": [own_rows, *duties]}],
+    }
+
+
+def _offer_products(demo: Demo) -> None:
+    masked: dict[str, object] = {"action": "mask", "columns": ["unit_price_cny"], "method": "hash"}
+    for product, schema, title_zh, title_en, offers in (
+        (
+            ORDERS,
+            "purchase_orders",
+            "周度采购订单",
+            "Weekly purchase orders",
+            (
+                _own_rows_offer("urn:demo:orders:own-rows"),
+                _own_rows_offer("urn:demo:orders:masked-price", masked),
+            ),
+        ),
+        (
+            FORECASTS,
+            "demand_forecasts",
+            "滚动需求预测",
+            "Rolling demand forecasts",
+            (_own_rows_offer("urn:demo:forecasts:own-rows"),),
+        ),
+    ):
+        description = ProductDescription(
+            product_id=product,
+            title_zh=title_zh,
+            title_en=title_en,
+            description_zh=f"{title_zh}（演示数据）",
+            description_en=f"{title_en} (demo data)",
+            owner=LEADER,
+            schema_name=schema,
+            suite_name=schema,
+            grade=Grade.GENERAL,
+            chain_tags=(CHAIN,),
+            cadence=Cadence.WEEKLY,
+            offers=tuple(parse_policy(offer) for offer in offers),
+        )
+        artifacts = catalog.Artifacts(demo.settings.schemas_dir, demo.settings.expectations_dir)
+        catalog.create_product(demo.db, demo.keys, description, artifacts=artifacts)
+
+
+def _conclude_agreements(demo: Demo) -> None:
+    now = utcnow()
+    month_ago, two_months_ago = now - timedelta(days=30), now - timedelta(days=60)
+    terms: list[tuple[str, str, int, datetime | None, datetime | None]] = [
+        (ORDERS, "supplier-01", 1, None, None),
+        (FORECASTS, "supplier-01", 1, None, None),
+        (ORDERS, "supplier-02", 2, None, None),  # the price is masked for supplier-02
+        (ORDERS, "supplier-03", 1, None, None),
+        (ORDERS, "supplier-04", 1, two_months_ago, month_ago),  # one month, long over
+    ]
+    for product, supplier, offer, concluded, valid_until in terms:
+        view = negotiations.request(
+            demo.db,
+            demo.keys,
+            consumer=supplier,
+            product_id=product,
+            purpose=PURPOSE,
+            offer_id=f"{product}-offer-{offer}",
+            valid_until=valid_until,
+            now=concluded,
+        )
+        negotiations.accept(
+            demo.db, demo.keys, actor=LEADER, negotiation_id=view.agreement_id, now=concluded
+        )
+        demo.agreements[(product, supplier)] = view.agreement_id
+
+
+def _deliver(demo: Demo, label: str, releases: list[tuple[str, pa.Table]]) -> None:
+    """Publish each release, then let every supplier's agent land what is due to it."""
     began = time.monotonic()
-    table = purchase_orders()
-    announcement = publish(settings, table)
-    landed = subscribe_once(settings, settings.state_dir / "landing" / "demo-subscriber")
-    summary = Table(title="Round trip on the embedded stack")
-    summary.add_column("step")
-    summary.add_column("result")
-    summary.add_row("release written", f"s3://{BUCKET}/{OBJECT_KEY} ({announcement['size']} B)")
-    summary.add_row("announced on", TOPIC)
-    summary.add_row("landed at", str(landed.path))
-    summary.add_row("rows verified", f"{landed.rows} of {table.num_rows}")
-    summary.add_row("sha256", str(announcement["sha256"])[:16] + "…")
-    summary.add_row("publish → landed", f"{time.monotonic() - began:.2f} s")
-    console.print(summary)
+    published = []
+    for product, table in releases:
+        source = demo_data.write_parquet(table, demo.workdir / "outbox" / f"{product}.parquet")
+        summary = publish(
+            demo.settings, demo.db, demo.keys, product_id=product, provider=LEADER, source=source
+        )
+        published.append((label, summary))
+    with ThreadPoolExecutor(len(SUPPLIERS)) as pool:
+        list(pool.map(lambda supplier: _subscribe_once(demo, supplier), SUPPLIERS))
+    elapsed = time.monotonic() - began
+    demo.rounds += [(name, summary, elapsed) for name, summary in published]
+
+
+def _subscribe_once(demo: Demo, supplier: str) -> None:
+    from consumers.control_plane import LocalControlPlane  # noqa: PLC0415
+    from consumers.subscriber import SubscribeOptions, subscribe  # noqa: PLC0415
+
+    presign = presigner(demo.settings.s3(), BUCKET)
+    control = LocalControlPlane(demo.db, demo.keys, presign, supplier)
+    subscribe(demo.settings, control, _landing(demo, supplier), SubscribeOptions(once=True))
+
+
+def _landing(demo: Demo, supplier: str) -> Path:
+    return demo.workdir / "landing" / supplier
+
+
+def _landed_files(demo: Demo, supplier: str) -> list[Path]:
+    return sorted(_landing(demo, supplier).rglob("*.parquet"))
+
+
+def _expect_landed(demo: Demo, expected: dict[str, int]) -> None:
+    for supplier in SUPPLIERS:
+        found = len(_landed_files(demo, supplier))
+        if found != expected.get(supplier, 0):
+            raise DemoFailed(
+                f"{supplier} holds {found} landed releases, expected {expected.get(supplier, 0)};"
+                f" see the logs above and {_landing(demo, supplier)}."
+            )
+
+
+def _check_views(demo: Demo) -> None:
+    """Each supplier holds only its own rows; supplier-02 sees hashed prices only."""
+    for supplier in SUPPLIERS:
+        for path in _landed_files(demo, supplier):
+            table = pq.read_table(path)
+            owners = set(pc.unique(table.column("supplier_id")).to_pylist())
+            if owners != {supplier}:
+                raise DemoFailed(f"{path} holds rows of {sorted(owners)}, not only {supplier}.")
+    prices = pq.read_table(_landed_files(demo, "supplier-02")[0]).column("unit_price_cny")
+    if not all(len(str(value)) == SHA256_HEX_LENGTH for value in prices.to_pylist()):
+        raise DemoFailed("supplier-02's unit prices are not masked.")
+
+
+def _verify_ledger(demo: Demo, console: Console) -> None:
+    result = ledger.verify(demo.db)
+    if not result.ok:
+        raise DemoFailed(result.message())
+    console.print(f"Ledger: {result.message()}")
+
+
+def _summary(demo: Demo) -> Table:
+    table = Table(title="Dataspace demo: a construction-machinery chain", show_lines=True)
+    for column in ("step", "release", "status", "delivered (rows, bytes)", "not delivered", "time"):
+        table.add_column(column)
+    for step, summary, seconds in demo.rounds:
+        delivered = [
+            f"{line.subscriber} ({line.rows}, {line.bytes} B)" for line in summary.delivered
+        ]
+        refused = [
+            f"{line.subscriber}: {line.reason}" for line in summary.deliveries if line.reason
+        ]
+        table.add_row(
+            step,
+            f"{summary.product_id} v{summary.version}",
+            summary.status if summary.status == "accepted" else f"[red]{summary.status}[/]",
+            "\n".join(delivered) or "none",
+            "\n".join(refused),
+            f"{seconds:.1f} s",
+        )
+    return table
