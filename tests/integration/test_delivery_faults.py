@@ -9,6 +9,7 @@ object store stays the session's, which nobody kills.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -27,7 +28,7 @@ from dataspace.config import Settings, load_settings
 from dataspace.controlplane import ledger, releases
 from dataspace.store import outbox
 from dataspace.store.db import Database
-from dataspace.store.models import OutboxRow
+from dataspace.store.models import DeliveryRow, OutboxRow
 from dataspace.store.outbox import OutboxMessage
 from infra.process import PidFile, is_alive
 from infra.stack import Stack
@@ -231,8 +232,19 @@ def test_a_subscriber_killed_mid_way_lands_everything_exactly_once_on_restart(
         assert landed.ids() == ids
     assert chain.landed_files(supplier) == [chain.part(v) for v in versions]
     assert no_partials(landing)
+    for version in versions:  # what is under the final name is the delivered object
+        landed = (landing / chain.part(version)).read_bytes()
+        assert hashlib.sha256(landed).hexdigest() == delivered_sha256(chain, supplier, version)
     assert sorted(delivery for _, delivery in chain.receipts()) == sorted(ids)
     assert {state for who, state in chain.deliveries().values() if who == supplier} == {"landed"}
+
+
+def delivered_sha256(chain: Chain, supplier: str, version: int) -> str:
+    delivery_id = releases.delivery_id(chain.agreements[supplier], version)
+    with chain.db.transaction() as session:
+        row = session.get(DeliveryRow, delivery_id)
+        assert row is not None
+        return row.sha256
 
 
 def agent_environment(settings: Settings, db: Database, tmp_path: Path) -> dict[str, str]:
