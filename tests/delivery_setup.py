@@ -1,11 +1,15 @@
 """Deliveries set up the way publish makes them, for the subscriber-side tests.
 
-Publish is built separately; :class:`Provider` does its part of the contract, and only that:
-the release object is written through the data plane (``write_release``), then one
-transaction holds the release row, the ``announced`` delivery row (id
-``dlv-<agreement>-<version>``) and the provider's ledger entry, the delivery is counted under
-the agreement, and a DeliveryAnnounced event signed by the provider is sent to Kafka (or not,
-to play a broker that lost its log).
+:class:`Provider` does publish's part of the contract, and only that: the release object is
+written through the data plane (``write_release``), then one transaction holds the release
+row, the ``announced`` delivery row (id ``dlv-<agreement>-v<version>``) and the provider's
+ledger entry, the delivery is counted under the agreement, and a DeliveryAnnounced event
+signed by the provider is sent to Kafka (or not, to play a broker that lost its log).
+
+The real ``publish`` meets the real agent in ``test_delivery_end_to_end`` and
+``test_delivery_faults``. This stand-in stays for what publish does not offer a subscriber
+test: an announcement recorded but never sent, forged and misaddressed events signed like
+real ones, and a version per call without a quality gate or a relay in between.
 """
 
 from __future__ import annotations
