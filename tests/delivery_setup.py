@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from dataspace.adapters.s3 import arrow_filesystem, ensure_bucket, minio_client
 from dataspace.config import Settings
-from dataspace.controlplane import agreements, negotiations, participants
+from dataspace.controlplane import agreements, negotiations, participants, releases
 from dataspace.controlplane.evidence import Change, record
 from dataspace.controlplane.participants import party_signing_key
 from dataspace.dataplane.objects import ObjectStore, StoredObject
