@@ -1,0 +1,220 @@
+"""The data and the control-plane world of ``benchmarks/delivery.py``: made before any timing.
+
+- :func:`write_input` writes N synthetic purchase-order rows (~200 bytes of Arrow data a row,
+  the generator of ``benchmarks/dataplane.py``) as a local Parquet file, so that generating
+  them is counted on no side;
+- :func:`write_artifacts` writes the benchmark product's Avro schema and expectation suite
+  (11 columns; the demo's 5-column schema has ~50 bytes a row) next to the real event schemas;
+- :func:`build_world` sets up the operator, a chain leader, the suppliers and one product per
+  run, each with its agreements (a whole-release offer and an own-rows offer).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from dataspace.catalog.model import ProductDescription
+from dataspace.config import PROJECT_ROOT, Settings
+from dataspace.controlplane import catalog, negotiations, participants
+from dataspace.controlplane.catalog import Artifacts
+from dataspace.controlplane.keystore import KeyStore
+from dataspace.dataplane.parquet_io import WRITER_OPTIONS
+from dataspace.dataplane.schema_check import arrow_schema
+from dataspace.identity.membership import Registration, Role
+from dataspace.identity.uscc import make_uscc
+from dataspace.policy.model import parse_policy
+from dataspace.store.db import Database
+
+BATCH = 64 * 1024
+SUPPLIERS = 100
+LEADER = "bench-leader"
+CHAIN = "construction-machinery"
+PURPOSE = "supply-planning"
+SCHEMA = "bench_orders"
+PURPOSE_ONLY = {"leftOperand": "purpose", "operator": "isAnyOf", "rightOperand": [PURPOSE]}
+WHOLE = {
+    "uid": "urn:policy:bench-whole",
+    "permission": [{"action": "use", "constraint": [PURPOSE_ONLY]}],
+}
+OWN_ROWS = {
+    "uid": "urn:policy:bench-own-rows",
+    "permission": [
+        {
+            "action": "use",
+            "constraint": [PURPOSE_ONLY],
+            "duty": [{"action": "filterRows", "column": "supplier_id"}],
+        }
+    ],
+}
+AVRO: dict[str, Any] = {
+    "type": "record",
+    "name": SCHEMA,
+    "namespace": "dataspace.products",
+    "doc": "Benchmark purchase orders: 11 columns, ~200 bytes of Arrow data a row.",
+    "fields": [
+        {"name": "order_id", "type": "string"},
+        {"name": "supplier_id", "type": "string"},
+        {"name": "sku", "type": "string"},
+        {"name": "week", "type": {"type": "int", "logicalType": "date"}},
+        {"name": "quantity", "type": "long"},
+        {"name": "unit_price", "type": "double"},
+        {"name": "weight_kg", "type": "double"},
+        {"name": "urgent", "type": "boolean"},
+        {"name": "contact_phone", "type": "string"},
+        {"name": "note", "type": "string"},
+        {"name": "created_at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+    ],
+}
+SUITE: dict[str, Any] = {
+    "name": SCHEMA,
+    "expectations": [
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "order_id"}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "supplier_id"}},
+        {
+            "type": "expect_column_values_to_match_regex",
+            "kwargs": {"column": "supplier_id", "regex": "^sup-[0-9]{3}$"},
+        },
+        {
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {"column": "quantity", "min_value": 1},
+        },
+        {
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {"column": "unit_price", "min_value": 0},
+        },
+    ],
+    "meta": {},
+}
+
+
+def supplier(number: int) -> str:
+    """Participant ids ``sup-001`` ... ``sup-100``; the rows' ``supplier_id`` uses the same."""
+    return f"sup-{number:03d}"
+
+
+def _padded(prefix: str, numbers: np.ndarray[Any, Any], width: int) -> pa.Array:
+    text = pc.utf8_lpad(pc.cast(pa.array(numbers), pa.string()), width=width, padding="0")
+    return pc.binary_join_element_wise(prefix, text, "")
+
+
+def batches(rows: int) -> Iterator[pa.RecordBatch]:
+    """Deterministic purchase orders spread evenly over the suppliers."""
+    schema = arrow_schema(AVRO)
+    for start in range(0, rows, BATCH):
+        n = min(BATCH, rows - start)
+        rng = np.random.default_rng(start)
+        numbers = np.arange(start, start + n)
+        batch = pa.RecordBatch.from_pydict(
+            {
+                "order_id": _padded("po-", numbers, 10),
+                "supplier_id": _padded("sup-", rng.integers(1, SUPPLIERS + 1, n), 3),
+                "sku": _padded("sku-", rng.integers(0, 5000, n), 5),
+                "week": pa.array(rng.integers(20454, 20820, n).astype("int32")).cast(pa.date32()),
+                "quantity": rng.integers(1, 1000, n),
+                "unit_price": np.round(rng.random(n) * 500, 2),
+                "weight_kg": rng.random(n) * 80,
+                "urgent": rng.random(n) < 0.1,
+                "contact_phone": _padded("138", rng.integers(0, 10**8, n), 8),
+                "note": _padded(
+                    "delivery window agreed with the plant, dock and pallet ", numbers, 40
+                ),
+                "created_at": pa.array(numbers * 60_000 + 1_790_000_000_000).cast(
+                    pa.timestamp("ms", tz="UTC")
+                ),
+            }
+        )
+        yield batch.cast(schema)
+
+
+def write_input(rows: int, path: Path) -> int:
+    """Write the rows as the provider's local Parquet file; returns their Arrow bytes."""
+    arrow_bytes = 0
+    with pq.ParquetWriter(path, arrow_schema(AVRO), **WRITER_OPTIONS) as writer:
+        for batch in batches(rows):
+            arrow_bytes += batch.nbytes
+            writer.write_batch(batch, row_group_size=128 * 1024)
+    return arrow_bytes
+
+
+def write_artifacts(root: Path) -> tuple[Path, Path]:
+    """Schemas (the real event schemas plus the benchmark product) and the suite, under root."""
+    schemas, expectations = root / "schemas", root / "expectations"
+    (schemas / "products").mkdir(parents=True)
+    expectations.mkdir()
+    (schemas / "events").symlink_to(PROJECT_ROOT / "schemas" / "events")
+    (schemas / "products" / f"{SCHEMA}.avsc").write_text(json.dumps(AVRO, indent=2))
+    (expectations / f"{SCHEMA}.json").write_text(json.dumps(SUITE, indent=2))
+    return schemas, expectations
+
+
+@dataclass(frozen=True)
+class Run:
+    """One product released in one measured run to ``subscribers`` (whole or own rows)."""
+
+    product: str
+    subscribers: tuple[str, ...]
+    sliced: bool
+
+
+class _Registrar:
+    def __init__(self, db: Database, keys: KeyStore) -> None:
+        self.db, self.keys, self.codes = db, keys, iter(range(1, 10_000))
+
+    def member(self, pid: str, role: Role, chains: frozenset[str]) -> None:
+        uscc = make_uscc(f"9132050{next(self.codes):010d}")
+        registration = Registration(
+            pid, f"{pid} Co., Ltd.", uscc, frozenset({role}), "CN-JS", chains
+        )
+        participants.register(self.db, self.keys, registration)
+        participants.admit(self.db, self.keys, pid)
+
+
+def build_world(settings: Settings, db: Database, keys: KeyStore, runs: list[Run]) -> None:
+    """Operator, leader, every supplier, and per run a product with its agreements."""
+    participants.init_operator(
+        db, keys, name="Bench Hub", uscc=make_uscc("12320000MB0000001"), region="CN-JS"
+    )
+    registrar = _Registrar(db, keys)
+    registrar.member(LEADER, Role("chain_leader"), frozenset())
+    for number in range(1, SUPPLIERS + 1):
+        registrar.member(supplier(number), Role("supplier"), frozenset({CHAIN}))
+    artifacts = Artifacts(settings.schemas_dir, settings.expectations_dir)
+    for run in runs:
+        catalog.create_product(db, keys, _description(run.product), artifacts=artifacts)
+        offer = f"{run.product}-offer-{2 if run.sliced else 1}"
+        for subscriber in run.subscribers:
+            agreement = negotiations.request(
+                db,
+                keys,
+                consumer=subscriber,
+                product_id=run.product,
+                purpose=PURPOSE,
+                offer_id=offer,
+            ).agreement_id
+            negotiations.accept(db, keys, actor=LEADER, negotiation_id=agreement)
+
+
+def _description(product: str) -> ProductDescription:
+    return ProductDescription(
+        product_id=product,
+        title_zh="采购订单（基准）",
+        title_en="Purchase orders (benchmark)",
+        description_zh="基准测试用的采购订单",
+        description_en="Purchase orders for the delivery benchmark",
+        owner=LEADER,
+        schema_name=SCHEMA,
+        suite_name=SCHEMA,
+        grade="general",
+        chain_tags=(CHAIN,),
+        cadence="weekly",
+        offers=(parse_policy(WHOLE), parse_policy(OWN_ROWS)),
+    )
