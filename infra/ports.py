@@ -1,10 +1,20 @@
-"""Free loopback ports, for stacks started beside another (tests, benchmarks)."""
+"""Free loopback ports, for stacks started beside another (tests, benchmarks).
+
+Ports are taken from below the kernel's ephemeral range: a client that keeps reconnecting to
+a dead service on an ephemeral-range port can be handed that very port as its own local port
+(a TCP self-connect), which then looks like a service listening there.
+"""
 
 from __future__ import annotations
 
+import random
 import socket
+from pathlib import Path
 
-ATTEMPTS = 200
+ATTEMPTS = 500
+LOWEST = 10_000
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+DEFAULT_EPHEMERAL_START = 32_768
 
 
 def is_free(port: int) -> bool:
@@ -16,16 +26,23 @@ def is_free(port: int) -> bool:
     return True
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _ephemeral_start() -> int:
+    try:
+        return int(EPHEMERAL_RANGE.read_text(encoding="ascii").split()[0])
+    except (OSError, ValueError, IndexError):
+        return DEFAULT_EPHEMERAL_START
 
 
 def free_port_block(size: int) -> int:
-    """The first of ``size`` consecutive free ports (the embedded S3 needs four)."""
+    """The first of ``size`` consecutive free ports below the ephemeral range."""
+    highest = max(_ephemeral_start(), LOWEST + 1000) - size
+    chooser = random.SystemRandom()
     for _ in range(ATTEMPTS):
-        base = free_port()
-        if base + size < 65535 and all(is_free(base + i) for i in range(size)):  # noqa: PLR2004
+        base = chooser.randrange(LOWEST, highest)
+        if all(is_free(base + i) for i in range(size)):
             return base
-    raise RuntimeError("no block of free ports found on 127.0.0.1")
+    raise RuntimeError(f"no block of {size} free ports found on 127.0.0.1")
+
+
+def free_port() -> int:
+    return free_port_block(1)

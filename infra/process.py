@@ -110,8 +110,27 @@ def spawn(argv: Sequence[str], *, log_path: Path, cwd: Path, env: dict[str, str]
 
 
 def is_alive(pid: int) -> bool:
+    """True while any thread of the process lives.
+
+    A killed multi-threaded process shows its main thread as a zombie while its other threads
+    are still exiting and holding its sockets; it is dead only when all of them are gone.
+    """
     _reap(pid)
-    return _proc_start_ticks(pid) is not None
+    if _proc_start_ticks(pid) is not None:
+        return True
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return False
+    return any(_task_alive(task) for task in tasks)
+
+
+def _task_alive(task: Path) -> bool:
+    try:
+        state = (task / "stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def stop_group(pid: int, grace: float = STOP_GRACE_SECONDS) -> None:
