@@ -23,7 +23,10 @@ from infra.components import Component, Service, http_ok, venv_script
 # The expirer finds queued deletions only in containers the account server has heard of,
 # and the container updater is what tells it: both run often so reclaiming takes seconds.
 EXPIRER_INTERVAL_SECONDS = 10
-CONTAINER_UPDATER_INTERVAL_SECONDS = 5
+CONTAINER_UPDATER_INTERVAL_SECONDS = 10
+# Each sweep forks this many workers (default 4): one is plenty for one device, and the
+# default burnt a core's worth of CPU on a two-core machine.
+CONTAINER_UPDATER_CONCURRENCY = 1
 BACKENDS = (("object", 1), ("container", 2), ("account", 3))
 
 
@@ -107,7 +110,10 @@ def _backend_conf(layout: SwiftLayout, server: str) -> str:
         + "\n[filter:healthcheck]\nuse = egg:swift#healthcheck\n"
     )
     if server == "container":
-        conf += f"\n[container-updater]\ninterval = {CONTAINER_UPDATER_INTERVAL_SECONDS}\n"
+        conf += (
+            f"\n[container-updater]\ninterval = {CONTAINER_UPDATER_INTERVAL_SECONDS}\n"
+            f"concurrency = {CONTAINER_UPDATER_CONCURRENCY}\n"
+        )
     return conf
 
 
