@@ -7,7 +7,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 UV_VERSION := 0.13.9
 
-.PHONY: demo test down up status lint format lock clean
+# Faults, load, security and hostile input (issue 6); prints what they measured as a table.
+# DATASPACE_LOAD=50x20 for the issue's full load (minutes), default 10x5.
+reliability: $(STAMP)
+	$(BIN)/pytest -m reliability
+
+.PHONY: demo test reliability down up status lint format lock clean
 
 demo: $(STAMP)
 	$(BIN)/dataspace up

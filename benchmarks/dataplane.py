@@ -30,11 +30,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
-import pyarrow.compute as pc  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
+from benchmarks import synthetic  # noqa: E402
+from benchmarks.synthetic import BATCH  # noqa: E402
 from dataspace.adapters.s3 import arrow_filesystem, ensure_bucket, minio_client  # noqa: E402
 from dataspace.config import load_settings  # noqa: E402
 from dataspace.dataplane.objects import ObjectStore, release_key  # noqa: E402
@@ -47,41 +47,13 @@ from dataspace.policy.vocabulary import MaskMethod  # noqa: E402
 from infra.ports import free_port, free_port_block  # noqa: E402
 from infra.stack import Stack  # noqa: E402
 
-BATCH = 64 * 1024
 MB = 1e6
 PRODUCT = "purchase-orders"
 
 
-def padded(prefix: str, numbers: np.ndarray[Any, Any], width: int) -> pa.Array:
-    text = pc.utf8_lpad(pc.cast(pa.array(numbers), pa.string()), width=width, padding="0")
-    return pc.binary_join_element_wise(prefix, text, "")
-
-
 def batches(rows: int, suppliers: int) -> Iterator[pa.RecordBatch]:
-    """Deterministic synthetic purchase orders, ~200 bytes of Arrow data a row."""
-    for start in range(0, rows, BATCH):
-        n = min(BATCH, rows - start)
-        rng = np.random.default_rng(start)
-        numbers = np.arange(start, start + n)
-        yield pa.RecordBatch.from_pydict(
-            {
-                "order_id": padded("po-", numbers, 10),
-                "supplier_id": padded("sup-", rng.integers(0, suppliers, n), 3),
-                "sku": padded("sku-", rng.integers(0, 5000, n), 5),
-                "week": pa.array(rng.integers(20454, 20820, n).astype("int32")).cast(pa.date32()),
-                "quantity": rng.integers(1, 1000, n),
-                "unit_price": np.round(rng.random(n) * 500, 2),
-                "weight_kg": rng.random(n) * 80,
-                "urgent": rng.random(n) < 0.1,
-                "contact_phone": padded("138", rng.integers(0, 10**8, n), 8),
-                "note": padded(
-                    "delivery window agreed with the plant, dock and pallet ", numbers, 40
-                ),
-                "created_at": pa.array(numbers * 60_000 + 1_790_000_000_000).cast(
-                    pa.timestamp("ms", tz="UTC")
-                ),
-            }
-        )
+    """The shared synthetic orders, suppliers ``sup-000`` ... ``sup-<suppliers - 1>``."""
+    return synthetic.batches(rows, suppliers, first_supplier=0)
 
 
 def requests(count: int) -> list[ViewRequest]:

@@ -59,12 +59,12 @@ MANY_SUBSCRIBERS = 10
 console = Console(width=150)
 
 
-def consumer_tuning(subscribers: int) -> dict[str, str]:
+def consumer_tuning(subscribers: int) -> dict[str, int]:
     """DESIGN §5: Tansu does not wake a waiting fetch, so each consumer polls it every
     ``fetch.wait.max.ms``; 100 consumers at the default 10 ms keep both cores busy and starve
     Swift (HEADs time out). Many idle subscribers on one host want ~100 ms: the same for ours
-    and the naive peer. (Passed as a client option, so producers log that they ignore it.)"""
-    return {"fetch.wait.max.ms": "100"} if subscribers >= MANY_SUBSCRIBERS else {}
+    and the naive peer (a consumer-only setting: producers do not see it)."""
+    return {"kafka_fetch_wait_max_ms": 100} if subscribers >= MANY_SUBSCRIBERS else {}
 
 
 def plan(rows: int, counts: list[int]) -> list[dict[str, Any]]:
@@ -83,7 +83,7 @@ def plan(rows: int, counts: list[int]) -> list[dict[str, Any]]:
                 "sliced": sliced,
                 "subscribers": subscribers,
                 "product": f"bench-{count}-{size}-{'s' if sliced else 'f'}",
-                "settings": {"kafka_options": consumer_tuning(count)},
+                "settings": consumer_tuning(count),
             }
         )
 

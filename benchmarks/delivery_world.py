@@ -1,8 +1,7 @@
 """The data and the control-plane world of ``benchmarks/delivery.py``: made before any timing.
 
-- :func:`write_input` writes N synthetic purchase-order rows (~200 bytes of Arrow data a row,
-  the generator of ``benchmarks/dataplane.py``) as a local Parquet file, so that generating
-  them is counted on no side;
+- :func:`write_input` writes N synthetic purchase-order rows (``benchmarks/synthetic.py``, as
+  in ``benchmarks/dataplane.py``) as a local Parquet file, so generating them is timed nowhere;
 - :func:`write_artifacts` writes the benchmark product's Avro schema and expectation suite
   (11 columns; the demo's 5-column schema has ~50 bytes a row) next to the real event schemas;
 - :func:`build_world` sets up the operator, a chain leader, the suppliers and one product per
@@ -17,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from benchmarks import synthetic
 from dataspace.catalog.model import ProductDescription
 from dataspace.config import PROJECT_ROOT, Settings
 from dataspace.controlplane import catalog, negotiations, participants
@@ -34,7 +32,6 @@ from dataspace.identity.uscc import make_uscc
 from dataspace.policy.model import parse_policy
 from dataspace.store.db import Database
 
-BATCH = 64 * 1024
 SUPPLIERS = 100
 LEADER = "bench-leader"
 CHAIN = "construction-machinery"
@@ -101,38 +98,9 @@ def supplier(number: int) -> str:
     return f"sup-{number:03d}"
 
 
-def _padded(prefix: str, numbers: np.ndarray[Any, Any], width: int) -> pa.Array:
-    text = pc.utf8_lpad(pc.cast(pa.array(numbers), pa.string()), width=width, padding="0")
-    return pc.binary_join_element_wise(prefix, text, "")
-
-
 def batches(rows: int) -> Iterator[pa.RecordBatch]:
-    """Deterministic purchase orders spread evenly over the suppliers."""
-    schema = arrow_schema(AVRO)
-    for start in range(0, rows, BATCH):
-        n = min(BATCH, rows - start)
-        rng = np.random.default_rng(start)
-        numbers = np.arange(start, start + n)
-        batch = pa.RecordBatch.from_pydict(
-            {
-                "order_id": _padded("po-", numbers, 10),
-                "supplier_id": _padded("sup-", rng.integers(1, SUPPLIERS + 1, n), 3),
-                "sku": _padded("sku-", rng.integers(0, 5000, n), 5),
-                "week": pa.array(rng.integers(20454, 20820, n).astype("int32")).cast(pa.date32()),
-                "quantity": rng.integers(1, 1000, n),
-                "unit_price": np.round(rng.random(n) * 500, 2),
-                "weight_kg": rng.random(n) * 80,
-                "urgent": rng.random(n) < 0.1,
-                "contact_phone": _padded("138", rng.integers(0, 10**8, n), 8),
-                "note": _padded(
-                    "delivery window agreed with the plant, dock and pallet ", numbers, 40
-                ),
-                "created_at": pa.array(numbers * 60_000 + 1_790_000_000_000).cast(
-                    pa.timestamp("ms", tz="UTC")
-                ),
-            }
-        )
-        yield batch.cast(schema)
+    """Deterministic purchase orders spread evenly over the suppliers, in the product's schema."""
+    return synthetic.batches(rows, SUPPLIERS, first_supplier=1, schema=arrow_schema(AVRO))
 
 
 def write_input(rows: int, path: Path) -> int:

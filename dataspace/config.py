@@ -43,6 +43,37 @@ EMBEDDED_CONSUMER_TUNING = {
     "fetch.wait.max.ms": "10",
     "fetch.queue.backoff.ms": "10",
 }
+# librdkafka properties only a consumer reads: a producer given one logs a CONFWARN, so the
+# producer's configuration leaves them out of ``kafka_options`` (which serves both kinds).
+CONSUMER_ONLY_PROPERTIES = frozenset(
+    {
+        "group.id",
+        "group.instance.id",
+        "group.protocol",
+        "group.remote.assignor",
+        "partition.assignment.strategy",
+        "session.timeout.ms",
+        "heartbeat.interval.ms",
+        "max.poll.interval.ms",
+        "coordinator.query.interval.ms",
+        "enable.auto.commit",
+        "auto.commit.interval.ms",
+        "enable.auto.offset.store",
+        "auto.offset.reset",
+        "queued.min.messages",
+        "queued.max.messages.kbytes",
+        "fetch.wait.max.ms",
+        "fetch.queue.backoff.ms",
+        "fetch.message.max.bytes",
+        "max.partition.fetch.bytes",
+        "fetch.max.bytes",
+        "fetch.min.bytes",
+        "fetch.error.backoff.ms",
+        "isolation.level",
+        "enable.partition.eof",
+        "check.crcs",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -149,6 +180,13 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Extra librdkafka client options (JSON object), e.g. security settings.",
     )
+    kafka_fetch_wait_max_ms: int | None = Field(
+        default=None,
+        ge=0,
+        description="How long a consumer's fetch waits at the broker for data "
+        "(fetch.wait.max.ms); unset: 10 on the embedded broker, which does not wake a waiting "
+        "fetch, and librdkafka's default elsewhere. ~100 suits many idle consumers on a host.",
+    )
     kafka_port: int = Field(default=19092, ge=1, le=65535)
     s3_endpoint: str | None = Field(
         default=None, description="External S3/MinIO URL; the embedded store when unset."
@@ -162,12 +200,26 @@ class Settings(BaseSettings):
         description="The bucket holding every release and subscriber view of this node, "
         "under <product>/<version>/...; grants presign objects in it.",
     )
+    reports_bucket: str = Field(
+        default="dataspace-reports",
+        pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$",
+        description="The bucket holding the operator's settlement statements and evaluation "
+        "reports (quality reports sit next to their release in the release bucket).",
+    )
     s3_port: int = Field(
         default=18080,
         ge=1,
         le=65531,
         description="Embedded S3 port; Swift's object, container and account servers "
         "take the next three ports.",
+    )
+
+    airflow_port: int = Field(
+        default=18800,
+        ge=1,
+        le=65533,
+        description="Port of the Airflow UI and API that `dataspace up --with-airflow` starts; "
+        "its worker and triggerer log servers take the next two ports.",
     )
 
     @field_validator("state_dir", "schemas_dir", "expectations_dir")
@@ -214,6 +266,11 @@ class Settings(BaseSettings):
         return self.state_dir / "logs"
 
     @property
+    def airflow_home(self) -> Path:
+        """AIRFLOW_HOME of the Airflow that `up --with-airflow` starts (SQLite metadata)."""
+        return self.state_dir / "airflow"
+
+    @property
     def keys_dir(self) -> Path:
         """Private keys of the participants run from this node, and the operator's."""
         return self.state_dir / "keys"
@@ -229,11 +286,19 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.state_dir / 'control-plane.db'}"
 
     def kafka_producer_config(self, **overrides: str) -> KafkaConfig:
-        config: KafkaConfig = {"bootstrap.servers": self.bootstrap_servers, **self.kafka_options}
+        """Producer settings: ``kafka_options`` without the consumer-only properties."""
+        shared = {
+            name: value
+            for name, value in self.kafka_options.items()
+            if name not in CONSUMER_ONLY_PROPERTIES
+        }
+        config: KafkaConfig = {"bootstrap.servers": self.bootstrap_servers, **shared}
         return {**config, **overrides}
 
     def kafka_consumer_config(self, group_id: str, **overrides: str) -> KafkaConfig:
-        tuning = EMBEDDED_CONSUMER_TUNING if self.kafka_embedded else {}
+        tuning = dict(EMBEDDED_CONSUMER_TUNING) if self.kafka_embedded else {}
+        if self.kafka_fetch_wait_max_ms is not None:
+            tuning["fetch.wait.max.ms"] = str(self.kafka_fetch_wait_max_ms)
         config: KafkaConfig = {
             "bootstrap.servers": self.bootstrap_servers,
             "group.id": group_id,
@@ -243,6 +308,21 @@ class Settings(BaseSettings):
             **self.kafka_options,
         }
         return {**config, **overrides}
+
+    def environment(self) -> dict[str, str]:
+        """DATASPACE_* variables that make ``load_settings()`` in a child process (an Airflow
+        task, a scheduler) give these settings back, whatever file or override made them."""
+        values = self.model_dump(exclude_none=True)
+        env: dict[str, str] = {}
+        for name, value in values.items():
+            if isinstance(value, SecretStr):
+                rendered = value.get_secret_value()
+            elif isinstance(value, dict):
+                rendered = json.dumps(value)
+            else:
+                rendered = str(value)
+            env[f"DATASPACE_{name.upper()}"] = rendered
+        return env
 
     def s3(self) -> S3Endpoint:
         """The S3 endpoint with its credentials; for the embedded store, those `up` made."""

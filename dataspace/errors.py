@@ -52,3 +52,10 @@ class ServiceError(DataspaceError):
 
 class StoreBusy(ServiceError):
     """The control-plane database stayed locked by other writers for longer than we wait."""
+
+
+class Refused(DataspaceError):
+    """A rule the action must meet stopped it: an unapproved application, a release that would
+    not be k-anonymous. Nothing was released; the message says which rule and what to do."""
+
+    exit_code = 9

@@ -23,6 +23,8 @@ class Component:
     port: int
     ready: Callable[[], bool]
     start_timeout: float = 30.0
+    # Added to the caller's environment; not part of the identity (hash) of the component.
+    env: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,24 @@ from pathlib import Path
 
 from dataspace.config import Settings
 from dataspace.errors import ServiceError
-from infra import swift, tansu
+from infra import airflow, swift, tansu
 from infra.components import Component, Service
 from infra.probes import database_reachable, kafka_reachable, s3_reachable
 from infra.process import PidFile, is_alive, port_in_use, spawn, stop_group, wait_until
 
 # A process that crashes while loading its configuration does so within this time.
 SETTLE_SECONDS = 1.0
-PORT_SETTING = {"kafka": "DATASPACE_KAFKA_PORT", "object-store": "DATASPACE_S3_PORT"}
+# A service that answered once may miss a probe while its other processes are still importing
+# (Airflow's scheduler and DAG processor start next to the API server): give it this long.
+HEALTH_GRACE_SECONDS = 30.0
+# `status` calls a service degraded only when it misses every probe for this long: one slow
+# answer from a busy machine is not a sick service.
+STATUS_PROBE_SECONDS = 10.0
+PORT_SETTING = {
+    "kafka": "DATASPACE_KAFKA_PORT",
+    "object-store": "DATASPACE_S3_PORT",
+    "airflow": "DATASPACE_AIRFLOW_PORT",
+}
 
 
 @dataclass(frozen=True)
@@ -41,8 +51,9 @@ class ServiceStatus:
 class Stack:
     """The services of one state directory."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, with_airflow: bool = False) -> None:
         self.settings = settings
+        self.with_airflow = with_airflow
         self.run_dir = settings.state_dir / "run"
         self.logs_dir = settings.logs_dir
 
@@ -52,7 +63,14 @@ class Stack:
             services.append(tansu.service(self.settings))
         if self.settings.s3_embedded:
             services.append(swift.service(self.settings))
+        if self.with_airflow or self._airflow_started():
+            services.append(airflow.service(self.settings))
         return services
+
+    def _airflow_started(self) -> bool:
+        """Airflow is part of the stack when asked for, or when an earlier `up` started it."""
+        service = airflow.service(self.settings)
+        return any(self.pid_file(c).path.exists() for c in service.components)
 
     def pid_file(self, component: Component) -> PidFile:
         return PidFile(self.run_dir / f"{component.name}.pid")
@@ -94,7 +112,10 @@ class Stack:
         # Start every process first and wait afterwards: each takes seconds to import.
         for component in service.components:
             pid = spawn(
-                component.argv(), log_path=self.log_path(component), cwd=self.logs_dir, env=env
+                component.argv(),
+                log_path=self.log_path(component),
+                cwd=self.logs_dir,
+                env={**env, **component.env},
             )
             self.pid_file(component).write(pid)
             started.append((component, pid))
@@ -114,8 +135,11 @@ class Stack:
                     f"{component.label} exited during start-up; "
                     f"its log is at {self.log_path(component)}."
                 )
-        if not service.healthy():
-            raise ServiceError(f"The {service.label} started but does not answer health checks.")
+        if not _healthy_within(service, HEALTH_GRACE_SECONDS):
+            logs = ", ".join(str(self.log_path(component)) for component in service.components)
+            raise ServiceError(
+                f"The {service.label} started but does not answer health checks; see {logs}."
+            )
 
     def _check_ports(self, service: Service) -> None:
         for component in service.components:
@@ -132,7 +156,7 @@ class Stack:
         """Stop every process `up` started; return the names of those that were running."""
         stopped: list[str] = []
         with self.locked():
-            for service in self.embedded():
+            for service in reversed(self.embedded()):  # Airflow first: it uses the others
                 stopped += self._stop_service(service)
         return stopped
 
@@ -162,8 +186,8 @@ class Stack:
         missing = [name for name, r in running.items() if r is None]
         if missing:
             detail = f"not running: {', '.join(missing)}"
-        elif not service.healthy():
-            detail = "running but not answering health checks"
+        elif not _healthy_within(service, STATUS_PROBE_SECONDS):
+            detail = f"running but not answering health checks for {STATUS_PROBE_SECONDS:.0f} s"
         else:
             return ServiceStatus(service.name, service.label, service.endpoint, "running", pids)
         logs = self.logs_dir.resolve()
@@ -223,3 +247,12 @@ def _redact(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 (an unparsable URL is shown only as its scheme)
         return url.split(":", 1)[0] + ":…"
+
+
+def _healthy_within(service: Service, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not service.healthy():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.5)
+    return True

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from dataspace import faults
 from dataspace.store.db import Database
 from dataspace.store.outbox import OutboxMessage, claim_batch, mark_failed, mark_sent
 from dataspace.store.types import utcnow
@@ -68,6 +69,7 @@ def relay_once(
     if not messages:
         return RelayResult(0, 0, 0)
     outcome = publisher.publish(messages)
+    faults.reach("relay.sent-not-marked")
     sent, held = _split_by_key_order(messages, outcome)
     mark_sent(db, [m.id for m in sent])
     for message in held:
@@ -83,6 +85,21 @@ def relay_once(
             retry_at.isoformat(),
         )
     return RelayResult(len(messages), len(sent), len(held))
+
+
+def drain(db: Database, publisher: Publisher, *, batch_size: int = BATCH_SIZE) -> RelayResult:
+    """Relay batch after batch until one comes back short or fails: what was due is sent.
+
+    A short batch means nothing more was due when it was claimed, so no empty claim (one more
+    write transaction) is spent to find that out. For a caller that is the only writer of what
+    it relays; messages enqueued by others meanwhile wait for the next call.
+    """
+    claimed = sent = failed = 0
+    while True:
+        result = relay_once(db, publisher, batch_size=batch_size)
+        claimed, sent, failed = claimed + result.claimed, sent + result.sent, failed + result.failed
+        if result.failed or result.claimed < batch_size:
+            return RelayResult(claimed, sent, failed)
 
 
 def _split_by_key_order(

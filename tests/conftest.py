@@ -4,4 +4,6 @@ pytest_plugins = [
     "tests.fixtures.stack",
     "tests.fixtures.databases",
     "tests.fixtures.controlplane",
+    "tests.fixtures.airflow",
+    "tests.reliability.plugin",
 ]

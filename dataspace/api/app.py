@@ -1,5 +1,5 @@
 """The management API of the control plane: participants, catalog, negotiations and
-agreements, and the evidence ledger (OpenAPI at /docs and /openapi.json).
+agreements, history requests, and the evidence ledger (OpenAPI at /docs and /openapi.json).
 
 Wiring only: every rule lives in :mod:`dataspace.controlplane`. Errors are one sentence in
 ``{"error": kind, "message": sentence}`` with a 4xx status for the caller's mistakes.
@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from dataspace import __version__
-from dataspace.api import agreements, catalog, ledger, participants
+from dataspace.api import agreements, catalog, history, ledger, participants
 from dataspace.config import Settings
 from dataspace.controlplane.catalog import Artifacts
 from dataspace.controlplane.keystore import KeyStore
@@ -45,6 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         migrate(url)
         app.state.db = Database(url)
+        app.state.settings = settings
         app.state.keys = KeyStore(settings.keys_dir)
         app.state.artifacts = Artifacts(settings.schemas_dir, settings.expectations_dir)
         try:
@@ -58,7 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
         description=__doc__,
         lifespan=lifespan,
     )
-    for module in (participants, catalog, agreements, ledger):
+    for module in (participants, catalog, agreements, history, ledger):
         app.include_router(module.router)
     app.add_exception_handler(DataspaceError, _dataspace_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]

@@ -34,6 +34,7 @@ CONTEXT = {
     "dct": "http://purl.org/dc/terms/",
     "odrl": "http://www.w3.org/ns/odrl/2/",
     "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "dqv": "http://www.w3.org/ns/dqv#",
     "ds": DS_NAMESPACE,
 }
 PARQUET_MEDIA_TYPE = "https://www.iana.org/assignments/media-types/application/vnd.apache.parquet"
@@ -100,6 +101,20 @@ def _dataset(product: ProductDescription, base: str) -> dict[str, Any]:
         "ds:grade": product.grade.value,
         "dcat:distribution": [_distribution(iri, version) for version in product.versions],
         "odrl:hasPolicy": [_offer(policy, base) for policy in product.offers],
+        **_quality(product),
+    }
+
+
+def _quality(product: ProductDescription) -> dict[str, Any]:
+    """The latest scheduled quality score (0-100) as a DQV measurement, once there is one."""
+    if product.quality_score is None:
+        return {}
+    return {
+        "dqv:hasQualityMeasurement": {
+            "@type": "dqv:QualityMeasurement",
+            "dqv:isMeasurementOf": {"@id": "ds:qualityScore"},
+            "dqv:value": {"@value": f"{product.quality_score:g}", "@type": "xsd:decimal"},
+        }
     }
 
 

@@ -54,6 +54,7 @@ class ProductDescription:
     cadence: Cadence
     offers: tuple[Policy, ...] = ()
     versions: tuple[str, ...] = ()
+    quality_score: float | None = None  # the latest scheduled quality check, 0-100
 
     def __post_init__(self) -> None:
         product_id(self.product_id)

@@ -15,8 +15,11 @@ from rich.console import Console
 from dataspace.cli import (
     agreement_commands,
     api_commands,
+    application_commands,
     catalog_commands,
+    history_command,
     ledger_commands,
+    operations_commands,
     participant_commands,
     publish_commands,
     stack_commands,
@@ -36,10 +39,13 @@ for commands in (
     participant_commands,
     catalog_commands,
     agreement_commands,
+    application_commands,
     ledger_commands,
     api_commands,
     subscribe_command,
     publish_commands,
+    operations_commands,
+    history_command,
 ):
     commands.register_commands(app)
 

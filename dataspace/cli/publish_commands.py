@@ -20,7 +20,7 @@ from rich.progress import (
 
 from dataspace.adapters.kafka import ensure_topics
 from dataspace.adapters.kafka_publisher import KafkaPublisher
-from dataspace.cli.wiring import JsonFlag, console, node, print_json, print_table
+from dataspace.cli.wiring import JsonFlag, Node, console, node, print_json, print_table
 from dataspace.errors import ServiceError
 from dataspace.events.registry import default_registry
 from dataspace.store import outbox
@@ -174,22 +174,26 @@ def relay_command(
             ensure_topics(here.settings, default_registry().topics())
         except ServiceError as exc:
             typer.echo(f"Warning: {exc} Retrying while relaying.", err=True)
-        publisher = _Reporting(KafkaPublisher(here.settings))
-        if once:
-            result = relay.relay_once(here.db, publisher)
-            with here.db.transaction() as session:
-                pending = outbox.pending_count(session)
-            typer.echo(f"{result.sent} sent, {result.failed} failed, {pending} pending.")
-            if result.failed:
-                raise typer.Exit(1)
-            return
-        stop = threading.Event()
-        typer.echo("Relaying the outbox to Kafka; Ctrl-C stops.")
-        try:
-            relay.run(here.db, publisher, stop)
-        except KeyboardInterrupt:
-            stop.set()
-            typer.echo("Stopped.")
+        with KafkaPublisher(here.settings) as kafka:
+            _relay(here, _Reporting(kafka), once=once)
+
+
+def _relay(here: Node, publisher: _Reporting, *, once: bool) -> None:
+    if once:
+        result = relay.relay_once(here.db, publisher)
+        with here.db.transaction() as session:
+            pending = outbox.pending_count(session)
+        typer.echo(f"{result.sent} sent, {result.failed} failed, {pending} pending.")
+        if result.failed:
+            raise typer.Exit(1)
+        return
+    stop = threading.Event()
+    typer.echo("Relaying the outbox to Kafka; Ctrl-C stops.")
+    try:
+        relay.run(here.db, publisher, stop)
+    except KeyboardInterrupt:
+        stop.set()
+        typer.echo("Stopped.")
 
 
 def register_commands(app: typer.Typer) -> None:

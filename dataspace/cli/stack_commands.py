@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from dataspace.config import load_settings
+from dataspace.config import Settings, load_settings
+from infra import airflow
 from infra.stack import ServiceStatus, Stack
 
 console = Console()
@@ -39,11 +41,19 @@ def _status_table(statuses: list[ServiceStatus]) -> Table:
     return table
 
 
-def up() -> None:
+def up(
+    with_airflow: Annotated[
+        bool,
+        typer.Option(
+            "--with-airflow",
+            help="Also start `airflow standalone` (UI, scheduler, triggerer) on this stack.",
+        ),
+    ] = False,
+) -> None:
     """Start the embedded services that are not configured as external, and wait for health."""
     settings = load_settings()
     began = time.monotonic()
-    statuses = Stack(settings).up()
+    statuses = Stack(settings, with_airflow=with_airflow).up()
     console.print(_status_table(statuses))
     console.print(f"Stack ready in {time.monotonic() - began:.1f} s.")
     if settings.s3_embedded:
@@ -54,8 +64,20 @@ def up() -> None:
             highlight=False,
         )
     console.print(f"Kafka: {settings.bootstrap_servers}", highlight=False)
+    if with_airflow:
+        _print_airflow(settings)
     console.print(f"State and logs: {settings.state_dir.resolve()}", highlight=False)
     console.print("Stop with: dataspace down")
+
+
+def _print_airflow(settings: Settings) -> None:
+    credentials = airflow.login(settings)
+    user, password = credentials or ("admin", "(not written yet)")
+    console.print(
+        f"Airflow UI: {airflow.ui_url(settings)}  login [bold]{user}[/] / [bold]{password}[/]"
+        f"  (AIRFLOW_HOME {settings.airflow_home})",
+        highlight=False,
+    )
 
 
 def down() -> None:

@@ -235,6 +235,7 @@ def description_of(view: ProductView) -> ProductDescription:
         cadence=view.cadence,  # type: ignore[arg-type]  # validated back into Cadence
         offers=tuple(parse_policy(offer.policy) for offer in view.offers),
         versions=tuple(str(version) for version in view.versions),
+        quality_score=view.quality_score,
     )
 
 
@@ -317,4 +318,7 @@ def _view(row: ProductRow, offers: list[OfferRow], versions: list[int]) -> Produ
         auto_accept_chains=tuple(row.auto_accept_chains),
         offers=tuple(OfferView(offer.id, offer.policy) for offer in offers),
         versions=tuple(versions),
+        quality_score=row.quality_score,
+        quality_checked_at=row.quality_checked_at,
+        quality_report_key=row.quality_report_key,
     )

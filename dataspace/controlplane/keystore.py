@@ -30,13 +30,14 @@ from pathlib import Path
 
 from dataspace.errors import NotFound, Unauthorized
 from dataspace.identity.keys import SigningKey, load_private_key, save_private_key
-from dataspace.ids import agreement_id, participant_id
+from dataspace.ids import agreement_id, participant_id, product_id
 
 DIRECTORY_MODE = 0o700
 FILE_MODE = 0o600
 MASK_SECRET_FILE = "mask-salt.secret"  # noqa: S105 (a file name, not the secret)
 MASK_SECRET_BYTES = 32
 MASK_SALT_CONTEXT = b"dataspace-mask-salt/1\n"
+PSEUDONYM_CONTEXT = b"dataspace-pseudonym/1\n"
 
 
 class KeyStore:
@@ -83,6 +84,16 @@ class KeyStore:
     def mask_salt(self, agreement: str) -> bytes:
         """The salt of ``agreement``'s hash masks (see the module docstring)."""
         message = MASK_SALT_CONTEXT + agreement_id(agreement).encode("ascii")
+        return hmac.new(self._mask_secret(), message, hashlib.sha256).digest()
+
+    def pseudonym_key(self, product: str) -> bytes:
+        """The HMAC key pseudonymizing identifiers in ``product``'s public-data releases.
+
+        Derived from the node's secret and the product id: the same for every release of the
+        product (an enterprise stays linkable over months), different between products, never
+        written anywhere. Callers must not log it.
+        """
+        message = PSEUDONYM_CONTEXT + product_id(product).encode("ascii")
         return hmac.new(self._mask_secret(), message, hashlib.sha256).digest()
 
     def _mask_secret(self) -> bytes:

@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dataspace.controlplane import agreements
+from dataspace.controlplane import agreements, reservations
 from dataspace.controlplane.evidence import Change, record
 from dataspace.controlplane.keystore import KeyStore
 from dataspace.controlplane.participants import party_signing_key, require_active
@@ -60,6 +60,7 @@ class ReleasePlan:
     mode: str
     schema_name: str
     suite_name: str
+    reservation: str = ""  # the token of the publish holding this version (reservations.py)
 
     @property
     def ref(self) -> str:
@@ -110,11 +111,15 @@ def delivery_id(agreement_id: str, version: int) -> str:
 def plan_release(
     db: Database, keys: KeyStore, *, product: str, provider: str, mode: str, now: datetime
 ) -> ReleasePlan:
-    """The next version of ``product`` if ``provider`` may publish it now."""
+    """The next version of ``product``, reserved, if ``provider`` may publish it now.
+
+    Refused at once (Conflict) while another publish of the product holds its reservation;
+    the caller settles the reservation by recording, or gives it back when it fails.
+    """
     if mode not in RELEASE_MODES:
         raise InvalidInput(f"The release mode {mode!r} is unknown; use snapshot or append.")
     with db.transaction() as session:
-        row = repository.get_product(session, product_id(product))
+        row = repository.get_product(session, product_id(product), for_update=True)
         if row.owner_id != participant_id(provider):
             raise Unauthorized(
                 f"The product {row.id!r} belongs to {row.owner_id!r}; {provider!r} cannot "
@@ -122,14 +127,9 @@ def plan_release(
             )
         require_active(session, provider, now, "publish releases")
         party_signing_key(session, keys, provider)  # signs the entries: it must be here
-        return ReleasePlan(
-            row.id,
-            provider,
-            _last_version(session, row.id) + 1,
-            mode,
-            row.schema_name,
-            row.suite_name,
-        )
+        token = reservations.new_token()
+        version = reservations.reserve(session, row.id, _last_version(session, row.id) + 1, token)
+        return ReleasePlan(row.id, provider, version, mode, row.schema_name, row.suite_name, token)
 
 
 def recipients(db: Database, keys: KeyStore, plan: ReleasePlan, now: datetime) -> list[Recipient]:
@@ -142,11 +142,12 @@ def recipients(db: Database, keys: KeyStore, plan: ReleasePlan, now: datetime) -
                 Recipient(agreement.agreement_id, agreement.consumer, None, standing.refusal)
             )
         else:
-            found.append(_decide(db, agreement, now))
+            found.append(decide(db, agreement, now))
     return found
 
 
-def _decide(db: Database, agreement: AgreementView, now: datetime) -> Recipient:
+def decide(db: Database, agreement: AgreementView, now: datetime) -> Recipient:
+    """The view the agreement's policy allows its consumer at ``now`` (``use``), or why not."""
     with db.transaction() as session:
         consumer = repository.get_participant(session, agreement.consumer)
         context = Context(
@@ -183,7 +184,7 @@ def record_publication(
     """
     with db.transaction() as session:
         key = _lock_version(session, keys, plan)
-        counted, late = _count(session, deliveries, now)
+        counted, late = count_deliveries(session, deliveries, now)
         row = _release_row(plan, "accepted", release, now)
         session.add(row)
         session.flush()
@@ -198,7 +199,7 @@ def record_publication(
         facts = {**body, "objectKey": release.key}
         _record(session, key, plan, "release.published", "ProductPublished", body, facts, now)
         for delivery, deliveries_made in counted:
-            _announce(session, key, plan, row, delivery, deliveries_made, now)
+            announce_delivery(session, key, plan, row, delivery, deliveries_made, now)
         return late
 
 
@@ -247,6 +248,7 @@ def _last_version(session: Session, product: str) -> int:
 def _lock_version(session: Session, keys: KeyStore, plan: ReleasePlan) -> SigningKey:
     """Serialize publishers of the product and refuse a version someone else took meanwhile."""
     repository.get_product(session, plan.product_id, for_update=True)
+    reservations.settle(session, plan.product_id, plan.version, plan.reservation)
     if _last_version(session, plan.product_id) >= plan.version:
         raise Conflict(
             f"Version {plan.version} of {plan.product_id!r} was recorded by another publish "
@@ -255,9 +257,10 @@ def _lock_version(session: Session, keys: KeyStore, plan: ReleasePlan) -> Signin
     return party_signing_key(session, keys, plan.provider)
 
 
-def _count(
+def count_deliveries(
     session: Session, deliveries: Sequence[Delivery], now: datetime
 ) -> tuple[list[tuple[Delivery, int]], list[Refusal]]:
+    """Count each delivery under its agreement; those whose agreement ended are refused."""
     counted, late = [], []
     for delivery in deliveries:
         try:
@@ -310,7 +313,7 @@ def _record(  # noqa: PLR0917 (private; the call sites read as one sentence)
     record(session, key, change, now)
 
 
-def _announce(  # noqa: PLR0917 (private; one call site)
+def announce_delivery(  # noqa: PLR0917 (one row, entry and event; callers name the roles)
     session: Session,
     key: SigningKey,
     plan: ReleasePlan,
@@ -319,6 +322,8 @@ def _announce(  # noqa: PLR0917 (private; one call site)
     deliveries_made: int,
     now: datetime,
 ) -> None:
+    """The delivery row, its ``delivery.announced`` entry and DeliveryAnnounced event, signed
+    with the provider's ``key``, in the caller's transaction."""
     identifier = delivery_id(delivery.agreement_id, plan.version)
     stored = delivery.stored
     session.add(

@@ -67,6 +67,9 @@ class ProductView(_JsonView):
     auto_accept_chains: tuple[str, ...]
     offers: tuple[OfferView, ...]
     versions: tuple[int, ...]
+    quality_score: float | None = None
+    quality_checked_at: datetime | None = None
+    quality_report_key: str | None = None
 
 
 @dataclass(frozen=True)

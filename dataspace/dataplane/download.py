@@ -26,6 +26,7 @@ from typing import Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dataspace import faults
 from dataspace.dataplane.objects import PART, StoredObject
 from dataspace.errors import InvalidInput, ServiceError
 from dataspace.ids import product_id
@@ -96,6 +97,9 @@ def _fetch(opener: Opener, partial: Path) -> tuple[str, int]:
         while chunk := source.read(CHUNK_BYTES):
             digest.update(chunk)
             target.write(chunk)
+            if size == 0:
+                target.flush()
+                faults.reach("download.partial-written")
             size += len(chunk)
         target.flush()
         os.fsync(target.fileno())

@@ -108,7 +108,7 @@ class HashingSink:
         written = memoryview(data).nbytes
         self.size += written
         if self._target is not None:
-            self._target.write(data)
+            _to_store(self._target.write, data)
         elif self._opener is not None:
             self._held.append(bytes(data))
             self._held_bytes += written
@@ -139,7 +139,7 @@ class HashingSink:
             self._spill()
         self.closed = True
         if self._target is not None:
-            self._target.close()
+            _to_store(self._target.close)
 
     def abandon(self) -> None:
         """Close the target and drop anything written later.
@@ -156,6 +156,17 @@ class HashingSink:
     @property
     def sha256(self) -> str:
         return self._hash.hexdigest()
+
+
+def _to_store(call: Callable[..., Any], *args: Any) -> Any:
+    """``call(*args)`` on the upload; the store failing under it is a ServiceError."""
+    try:
+        return call(*args)
+    except OSError as exc:
+        raise ServiceError(
+            f"The object store failed during an upload ({exc}); nothing was announced. "
+            "Check it with `dataspace status` and try again."
+        ) from exc
 
 
 class ObjectStore:
@@ -259,6 +270,20 @@ class ObjectStore:
             return None
         except OSError as exc:
             raise ServiceError(f"The object store could not read {key} ({exc}).") from exc
+
+    def committed_under(self, prefix: str) -> set[str]:
+        """The keys under ``prefix`` that have a manifest: one listing instead of a read per key."""
+        selector = pafs.FileSelector(self.path(prefix), recursive=True, allow_not_found=True)
+        try:
+            infos = self.filesystem.get_file_info(selector)
+        except OSError as exc:
+            raise ServiceError(f"The object store could not list {prefix} ({exc}).") from exc
+        start = len(self.bucket) + 1
+        return {
+            info.path[start : -len(MANIFEST_SUFFIX)]
+            for info in infos
+            if info.is_file and info.path.endswith(MANIFEST_SUFFIX)
+        }
 
     def open_input(self, key: str) -> pa.NativeFile:
         # open_input_file fetches ranges: much faster on S3 than open_input_stream().read().

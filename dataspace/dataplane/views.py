@@ -36,6 +36,7 @@ from dataspace.dataplane.objects import (
     Manifest,
     ObjectStore,
     StoredObject,
+    version_prefix,
     view_key,
 )
 from dataspace.dataplane.parquet_io import RowGroupBuffer, parquet_writer
@@ -105,8 +106,12 @@ def derive_views(
         for request in requests
         if is_whole_release(request.spec)
     }
+    # One listing tells which views were committed before; only those manifests are read.
+    committed = store.committed_under(version_prefix(product, version) + "views/")
     prepared = _in_parallel(
-        lambda request: _prepare(store, release, schema, request, product=product, version=version),
+        lambda request: _prepare(
+            store, release, schema, request, committed, product=product, version=version
+        ),
         [request for request in requests if request.agreement not in done],
     )
     todo = [item for item in prepared if isinstance(item, _Pending)]
@@ -121,6 +126,7 @@ def _prepare(
     release: StoredObject,
     schema: pa.Schema,
     request: ViewRequest,
+    committed_keys: set[str],
     *,
     product: str,
     version: int,
@@ -128,7 +134,7 @@ def _prepare(
     plan = plan_view(schema, request.spec, request.salt, request.agreement)
     key = view_key(product, version, request.agreement)
     derivation = _derivation(release, request)
-    committed = store.manifest(key)
+    committed = store.manifest(key) if key in committed_keys else None
     if committed is None:
         return _Pending(request, plan, key, derivation)
     if committed.derivation != derivation:

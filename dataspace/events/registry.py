@@ -80,6 +80,9 @@ ROUTES: Mapping[str, Route] = {
     "ParticipantAdmitted": Route("dataspace.participants.admitted.v1", "participant_id"),
     "ParticipantSuspended": Route("dataspace.participants.suspended.v1", "participant_id"),
     "QualityAlert": Route("dataspace.quality.alerted.v1", "provider_id"),
+    "DeliveryDelayed": Route(
+        "dataspace.deliveries.delayed.v1", "subscriber_id", addressee_field="subscriber_id"
+    ),
 }
 
 

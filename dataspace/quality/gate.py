@@ -5,7 +5,9 @@ time). Each expectation of the suite is checked in one of three ways, chosen by 
 
 - **per chunk, merged** (batch-decomposable): row-wise expectations (not null, in set, between,
   regex, lengths, ...) run with GX on every chunk; their counts are summed and ``mostly`` is
-  decided on the totals. Type expectations pass when every chunk passes.
+  decided on the totals. Type expectations pass when every chunk passes. Plain null and
+  numeric-bounds checks run on the Arrow chunk instead (:mod:`dataspace.quality.arrow_checks`,
+  same results, no GX fingerprint of the chunk); GX gets only the columns it still checks.
 - **on the first chunk**: expectations about the table's columns (names, order, count); every
   chunk has the same columns, so one is enough.
 - **streamed**: row count, column min/max and uniqueness are dataset-level; they are computed
@@ -26,8 +28,9 @@ from typing import Any
 import pyarrow as pa
 
 from dataspace.errors import InvalidInput
+from dataspace.quality import arrow_checks
 from dataspace.quality.accumulators import Accumulator, accumulator_for
-from dataspace.quality.gx_runner import GxRunner, check_expectations
+from dataspace.quality.gx_runner import check_expectations, runner_for
 
 CHUNK_ROWS = 128 * 1024
 SAMPLE_VALUES = 20
@@ -145,11 +148,13 @@ class _Validation:
     def __init__(self, suite: Suite) -> None:
         self.suite = suite
         self.kinds = [item["type"] for item in suite.expectations]
-        chunked = [i for i, kind in enumerate(self.kinds) if kind in ROW_WISE | EVERY_CHUNK]
+        per_chunk = [i for i, kind in enumerate(self.kinds) if kind in ROW_WISE | EVERY_CHUNK]
+        self.arrowed = [i for i in per_chunk if arrow_checks.checkable(suite.expectations[i])]
+        chunked = [i for i in per_chunk if i not in self.arrowed]
         first = [i for i, kind in enumerate(self.kinds) if kind in FIRST_CHUNK]
         self.chunked, self.first = chunked, first
-        self.chunk_runner = GxRunner(suite.name, [suite.expectations[i] for i in chunked])
-        self.first_runner = GxRunner(suite.name, [suite.expectations[i] for i in first])
+        self.chunk_runner = runner_for(suite.name, [suite.expectations[i] for i in chunked])
+        self.first_runner = runner_for(suite.name, [suite.expectations[i] for i in first])
         self.streamed: dict[int, Accumulator] = {
             i: accumulator_for(kind, suite.expectations[i]["kwargs"])
             for i, kind in enumerate(self.kinds)
@@ -183,6 +188,12 @@ class _Validation:
                 self.merged[index] = result
         self.chunks += 1
         self.rows += table.num_rows
+        for index in self.arrowed:
+            expectation = self.suite.expectations[index]
+            result = arrow_checks.check(expectation, table)
+            self.merged[index] = _merge(self.merged.get(index), result)
+        if not self.chunked:
+            return
         columns = {self.suite.expectations[i]["kwargs"].get("column") for i in self.chunked}
         frame = table.select([name for name in table.column_names if name in columns]).to_pandas()
         for index, result in zip(self.chunked, self.chunk_runner.run(frame), strict=True):
@@ -225,7 +236,14 @@ class _Validation:
             if kind in FIRST_CHUNK
             else "streamed"
         )
-        return {"type": kind, "kwargs": expectation["kwargs"], "checked": checked, **merged}
+        engine = "arrow" if index in self.arrowed or kind in STREAMED else "great_expectations"
+        return {
+            "type": kind,
+            "kwargs": expectation["kwargs"],
+            "checked": checked,
+            "engine": engine,
+            **merged,
+        }
 
 
 def _at_most(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:

@@ -2,13 +2,18 @@
 
 GX is imported lazily (it takes seconds and is noisy) and configured without analytics and
 without progress bars. One :class:`GxRunner` holds one ephemeral context and one validation
-definition, built once and run on many chunks. Not thread-safe.
+definition, built once and run on many chunks; :func:`runner_for` keeps one per suite for the
+life of the process (a publisher that publishes again does not build its context again).
+A runner serializes its runs with a lock, so sharing one between threads is safe.
 """
 
 from __future__ import annotations
 
+import json
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from dataspace.errors import InvalidInput
@@ -67,9 +72,23 @@ class GxRunner:
             gx.ValidationDefinition(name=f"{name}-chunks", data=batch, suite=suite)
         )
         self.version = gx.__version__
+        self._lock = threading.Lock()
 
     def run(self, frame: Any) -> list[dict[str, Any]]:
         """One JSON-ready result per expectation: ``success``, ``result``, ``exception``."""
-        outcome = self._definition.run(batch_parameters={"dataframe": frame}, result_format="BASIC")
+        with self._lock:
+            outcome = self._definition.run(
+                batch_parameters={"dataframe": frame}, result_format="BASIC"
+            )
         by_id = {item.expectation_config.id: item.to_json_dict() for item in outcome.results}
         return [by_id[expectation_id] for expectation_id in self._ids]
+
+
+def runner_for(name: str, expectations: Sequence[Mapping[str, Any]]) -> GxRunner:
+    """The process's runner of these expectations (built on first use)."""
+    return _cached_runner(name, json.dumps(list(expectations), sort_keys=True, default=str))
+
+
+@lru_cache(maxsize=32)
+def _cached_runner(name: str, expectations_json: str) -> GxRunner:
+    return GxRunner(name, json.loads(expectations_json))

@@ -110,7 +110,10 @@ class ProductRow(Base):
     grade: Mapped[str] = mapped_column(String(16))
     chain_tags: Mapped[list[str]] = mapped_column(JSON)
     cadence: Mapped[str] = mapped_column(String(32))
+    # The latest scheduled quality check (dataspace.operations.quality): 0-100, when, report.
     quality_score: Mapped[float | None] = mapped_column(Float)
+    quality_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    quality_report_key: Mapped[str | None] = mapped_column(OBJECT_KEY)
     # The provider agrees at once to requests from admitted members of these chains.
     auto_accept_chains: Mapped[list[str]] = mapped_column(
         JSON, default=list, server_default=text("'[]'")
@@ -147,6 +150,21 @@ class ReleaseRow(Base):
     object_key: Mapped[str] = mapped_column(OBJECT_KEY)
     quality_report_key: Mapped[str | None] = mapped_column(OBJECT_KEY)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReleaseReservationRow(Base):
+    """The version a publish in progress holds, one per product: a second publish of the
+    product is refused at once while it is fresh, and takes over one past ``expires_at``
+    (its publisher crashed). Deleted when the release is recorded."""
+
+    __tablename__ = "release_reservations"
+    __table_args__ = (CheckConstraint("version >= 1", name="version_positive"),)
+
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    token: Mapped[str] = mapped_column(String(64))  # which publish holds it
+    reserved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class NegotiationRow(Base):
@@ -310,3 +328,56 @@ class OutboxRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+APPLICATION_STATUSES = ("pending", "approved", "rejected")
+INCIDENT_STATUSES = ("open", "resolved")
+
+
+class ScenarioApplicationRow(Base):
+    """An authorized operator's application for one usage scenario of a public-data product."""
+
+    __tablename__ = "scenario_applications"
+    __table_args__ = (
+        UniqueConstraint("applicant_id", "product_id", "scenario"),
+        one_of("status", APPLICATION_STATUSES),
+        one_of("tier", GRADES),
+        CheckConstraint("term_end > term_start", name="term_positive"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    applicant_id: Mapped[str] = mapped_column(ForeignKey("participants.id"))
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), index=True)
+    scenario: Mapped[str] = mapped_column(ID)
+    purpose: Mapped[str] = mapped_column(String(64))
+    tier: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text)
+    term_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    term_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    decided_by: Mapped[str | None] = mapped_column(ID)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    agreement_id: Mapped[str | None] = mapped_column(ForeignKey("agreements.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IncidentRow(Base):
+    """A quality incident opened for a provider, one per quarantined release."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        UniqueConstraint("product_id", "version"),
+        one_of("status", INCIDENT_STATUSES),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("participants.id"))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    reason: Mapped[str] = mapped_column(Text)
+    failed_checks: Mapped[list[str]] = mapped_column(JSON)
+    source_event_id: Mapped[str] = mapped_column(ID)
+    notified: Mapped[list[str]] = mapped_column(JSON)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from dataspace.controlplane import participants
 from dataspace.controlplane.keystore import KeyStore
 from dataspace.store.db import Database, migrate
 from tests.fixtures.controlplane import Space
+from tests.helpers import node_environment
 from tests.publish_world import World, make_world
 
 pytestmark = pytest.mark.integration
@@ -40,19 +40,7 @@ def node(tmp_path: Path, stack_settings: Settings, unique: str) -> tuple[Path, W
 
 
 def run(state: Path, settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    s3 = settings.s3()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DATASPACE_")}
-    env.update(
-        {
-            "DATASPACE_STATE_DIR": str(state),
-            "DATASPACE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-            "DATASPACE_S3_ENDPOINT": s3.url,
-            "DATASPACE_S3_ACCESS_KEY": s3.access_key,
-            "DATASPACE_S3_SECRET_KEY": s3.secret_key.get_secret_value(),
-            "DATASPACE_RELEASE_BUCKET": settings.release_bucket,
-            "COLUMNS": "200",
-        }
-    )
+    env = node_environment(state, settings)
     return subprocess.run(
         [DATASPACE, *args], capture_output=True, text=True, env=env, timeout=180, check=False
     )

@@ -13,7 +13,7 @@ from dataspace.adapters.kafka_publisher import KafkaPublisher
 from dataspace.config import Settings, load_settings
 from dataspace.store.db import Database
 from dataspace.store.outbox import OutboxMessage, enqueue, pending_count
-from producers.relay import Backoff, relay_once
+from producers.relay import Backoff, drain, relay_once
 from tests.helpers import free_port
 
 pytestmark = pytest.mark.integration
@@ -49,15 +49,35 @@ def test_committed_rows_reach_kafka_in_order_and_are_marked_sent(
     items = [("alice", b"a1"), ("bob", b"b1"), ("alice", b"a2"), ("alice", b"a3")]
     enqueue_all(db, topic, items)
 
-    result = relay_once(db, KafkaPublisher(stack_settings))
+    # One publisher for every batch, closed (flushed) at the end.
+    with KafkaPublisher(stack_settings) as publisher:
+        result = relay_once(db, publisher, batch_size=3)
+        rest = relay_once(db, publisher, batch_size=3)
+        assert relay_once(db, publisher).claimed == 0  # nothing twice
 
-    assert (result.sent, result.failed) == (4, 0)
+    assert (result.sent, result.failed, rest.sent, rest.failed) == (3, 0, 1, 0)
     with db.transaction() as session:
         assert pending_count(session) == 0
     received = consume_all(stack_settings, topic, 4)
     assert [(k, v) for k, v, _ in received] == items
     assert received[0][2] == {"event-id": "a1"}
-    assert relay_once(db, KafkaPublisher(stack_settings)).claimed == 0  # nothing twice
+
+
+def test_drain_relays_batch_after_batch_until_a_short_one(
+    db: Database, stack_settings: Settings, unique: str
+) -> None:
+    topic = f"test.relay.drain.{unique}.v1"
+    ensure_topics(stack_settings, [topic])
+    items = [("alice", f"d{n}".encode()) for n in range(5)]
+    enqueue_all(db, topic, items)
+
+    with KafkaPublisher(stack_settings) as publisher:
+        result = drain(db, publisher, batch_size=2)
+
+    assert (result.claimed, result.sent, result.failed) == (5, 5, 0)
+    with db.transaction() as session:
+        assert pending_count(session) == 0
+    assert [(k, v) for k, v, _ in consume_all(stack_settings, topic, 5)] == items
 
 
 def test_a_dead_broker_loses_nothing_and_backs_off(

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import signal
 import socket
+import threading
 from pathlib import Path
 
 import pytest
 
+import infra.stack
 from dataspace.adapters.s3 import ensure_bucket, minio_client
 from dataspace.config import Settings, load_settings
 from dataspace.errors import ServiceError
 from infra.process import is_alive
 from infra.stack import Stack
 from tests.fixtures.stack import embedded_settings
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -141,3 +146,33 @@ def test_an_external_postgresql_is_reported_reachable(
     statuses = {s.name: s for s in Stack(load_settings(state_dir=tmp_path)).status()}
     assert statuses["database"].state == "external"
     assert statuses["database"].detail == ""
+
+
+def test_status_waits_out_a_stall_but_reports_a_hung_service_degraded(
+    stack_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3 = stack_settings.s3()
+    monkeypatch.setenv("DATASPACE_S3_ENDPOINT", s3.url)
+    monkeypatch.setenv("DATASPACE_S3_ACCESS_KEY", s3.access_key)
+    monkeypatch.setenv("DATASPACE_S3_SECRET_KEY", s3.secret_key.get_secret_value())
+    settings = load_settings(state_dir=tmp_path / "state", kafka_port=free_port())
+    stack = Stack(settings)  # only the broker is embedded
+    monkeypatch.setattr(infra.stack, "STATUS_PROBE_SECONDS", 4.0)
+    try:
+        stack.up()
+        (broker_pid,) = all_pids(stack)
+        os.kill(broker_pid, signal.SIGSTOP)
+        resume = threading.Timer(1.5, os.kill, (broker_pid, signal.SIGCONT))
+        resume.start()
+        assert states(stack)["kafka"] == "running", "a 1.5 s stall is not a sick broker"
+        resume.join()
+
+        os.kill(broker_pid, signal.SIGSTOP)
+        (kafka,) = [status for status in stack.status() if status.name == "kafka"]
+        assert kafka.state == "degraded"
+        assert "not answering health checks" in kafka.detail
+        assert str(settings.logs_dir.resolve()) in kafka.detail
+    finally:
+        with contextlib.suppress(ProcessLookupError, ValueError, UnboundLocalError):
+            os.kill(broker_pid, signal.SIGCONT)
+        stack.down()

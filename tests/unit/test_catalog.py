@@ -87,7 +87,7 @@ def _nodes_of_type(node, type_iri, found=None):
 def expanded():
     products = [_product(), _product(product_id="inventory", offers=(), versions=())]
     document = catalog_jsonld(products, base_iri=BASE + "/", title_zh="目录", title_en="Catalog")
-    assert set(CONTEXT) == {"dcat", "dct", "odrl", "xsd", "ds"}
+    assert set(CONTEXT) == {"dcat", "dct", "odrl", "xsd", "dqv", "ds"}
     return _expand(document)
 
 
@@ -204,3 +204,19 @@ def test_product_accepts_string_grade_and_cadence():
     product = _product(grade="core", cadence="daily")
     assert product.grade is Grade.CORE
     assert product.cadence is Cadence.DAILY
+
+
+def test_a_checked_product_carries_its_quality_score_as_a_dqv_measurement():
+    document = catalog_jsonld(
+        [_product(quality_score=87.5), _product(product_id="unchecked")],
+        base_iri=BASE, title_zh="目录", title_en="Catalog",
+    )  # fmt: skip
+    (catalog,) = _expand(document)
+    checked, unchecked = catalog[f"{DCAT}dataset"]
+    dqv = "http://www.w3.org/ns/dqv#"
+    (measurement,) = checked[f"{dqv}hasQualityMeasurement"]
+    assert measurement["@type"] == [f"{dqv}QualityMeasurement"]
+    assert measurement[f"{dqv}value"] == [
+        {"@value": "87.5", "@type": "http://www.w3.org/2001/XMLSchema#decimal"}
+    ]
+    assert f"{dqv}hasQualityMeasurement" not in unchecked

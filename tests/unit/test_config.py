@@ -87,6 +87,30 @@ def test_embedded_consumers_get_the_tansu_tuning() -> None:
     assert consumer["enable.auto.commit"] == "false"
 
 
+def test_producers_leave_out_consumer_only_options_and_fetch_wait_is_a_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(
+        "DATASPACE_KAFKA_OPTIONS",
+        '{"session.timeout.ms": "2000", "fetch.queue.backoff.ms": "5", "client.id": "node-1"}',
+    )
+    monkeypatch.setenv("DATASPACE_KAFKA_FETCH_WAIT_MAX_MS", "100")
+    settings = load_settings()
+
+    producer = settings.kafka_producer_config(acks="all")
+    consumer = settings.kafka_consumer_config("g")
+
+    assert producer == {
+        "bootstrap.servers": settings.bootstrap_servers,
+        "client.id": "node-1",
+        "acks": "all",
+    }
+    assert consumer["session.timeout.ms"] == "2000"
+    assert consumer["fetch.queue.backoff.ms"] == "5"
+    assert consumer["fetch.wait.max.ms"] == "100"
+    assert consumer["client.id"] == "node-1"
+
+
 def test_dataspace_toml_is_read_and_the_environment_wins(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

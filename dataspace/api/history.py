@@ -1,0 +1,34 @@
+"""History from a given version: the caller, a subscriber, asks for releases it missed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from dataspace.api.auth import CallerDep, DatabaseDep
+from producers.history import deliver_history
+
+router = APIRouter(prefix="/products", tags=["deliveries"])
+
+
+class HistoryRequest(BaseModel):
+    from_version: int = Field(description="The first version wanted (versions start at 1).")
+
+
+@router.post(
+    "/{product_id}/history",
+    summary="Subscriber: deliver the releases from a version on not yet delivered to it.",
+)
+def history(
+    product_id: str, body: HistoryRequest, who: CallerDep, db: DatabaseDep, request: Request
+) -> dict[str, Any]:
+    return deliver_history(
+        request.app.state.settings,
+        db,
+        request.app.state.keys,
+        subscriber=who.participant_id,
+        product_id=product_id,
+        from_version=body.from_version,
+    ).to_json()

@@ -1,0 +1,137 @@
+"""`dataspace application apply|approve|reject|list|show` and `dataspace incident list`.
+
+Public-data authorized operation: an authorized operator applies for one usage scenario of a
+public-data product; the authority holding the product approves (concluding the agreement
+that licenses the operator) or rejects it. Releases are made by the
+``public_data_authorized_release`` DAG for an approved application.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from dataspace.cli.wiring import JsonFlag, node, parse_time, print_fields, print_json, print_table
+from dataspace.controlplane import applications, incidents
+from dataspace.controlplane.applications import ApplicationView, Scenario
+from dataspace.errors import InvalidInput
+
+application_app = typer.Typer(
+    help="Scenario applications for public data (公共数据授权运营).", no_args_is_help=True
+)
+incident_app = typer.Typer(help="Quality incidents opened for quarantined releases.")
+
+Actor = Annotated[str, typer.Option("--as", help="The participant acting from this node.")]
+ApplicationId = Annotated[str, typer.Argument(help="Application id, e.g. app-1a2b3c4d5e6f7a8b.")]
+
+
+def _show(view: ApplicationView, as_json: bool) -> None:
+    if as_json:
+        print_json(view.to_json())
+    else:
+        print_fields(f"Application {view.application_id}", view.to_json())
+
+
+@application_app.command("apply")
+def apply(
+    *,
+    applicant: Actor,
+    product: Annotated[str, typer.Option(help="Public-data product id.")],
+    scenario: Annotated[str, typer.Option(help="Usage scenario (slug), one per application.")],
+    purpose: Annotated[str, typer.Option(help="Purpose of use (slug).")],
+    tier: Annotated[str, typer.Option(help="general, important or core.")] = "general",
+    start: Annotated[str, typer.Option("--from", help="ISO 8601 start of the term.")] = "",
+    end: Annotated[str, typer.Option("--until", help="ISO 8601 end of the term.")] = "",
+    description: Annotated[str, typer.Option(help="What the data is used for.")] = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Apply, as an authorized operator, for one usage scenario of a public-data product."""
+    term_start, term_end = parse_time(start or None, "--from"), parse_time(end or None, "--until")
+    if term_start is None or term_end is None:
+        raise InvalidInput("Give the term with --from and --until, e.g. 2026-01-01T00:00:00Z.")
+    wanted = Scenario(scenario, purpose, tier, term_start, term_end, description)
+    with node() as here:
+        view = applications.apply(
+            here.db, here.keys, applicant=applicant, product=product, scenario=wanted
+        )
+    _show(view, as_json)
+
+
+@application_app.command("approve")
+def approve(
+    application: ApplicationId,
+    *,
+    authority: Actor,
+    reason: Annotated[str, typer.Option(help="Why (optional).")] = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Approve, as the product's public-data authority; concludes the licensing agreement."""
+    with node() as here:
+        view = applications.approve(
+            here.db, here.keys, authority=authority, application=application, reason=reason
+        )
+    _show(view, as_json)
+
+
+@application_app.command("reject")
+def reject(
+    application: ApplicationId,
+    *,
+    authority: Actor,
+    reason: Annotated[str, typer.Option(help="Why; required.")] = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Reject, as the product's public-data authority, saying why."""
+    with node() as here:
+        view = applications.reject(
+            here.db, here.keys, authority=authority, application=application, reason=reason
+        )
+    _show(view, as_json)
+
+
+@application_app.command("show")
+def show(application: ApplicationId, as_json: JsonFlag = False) -> None:
+    """One application and its decision."""
+    with node() as here:
+        view = applications.show(here.db, application)
+    _show(view, as_json)
+
+
+@application_app.command("list")
+def list_(
+    product: Annotated[str | None, typer.Option(help="Only this product.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Every application, oldest first."""
+    with node() as here:
+        views = applications.list_applications(here.db, product)
+    if as_json:
+        print_json([view.to_json() for view in views])
+        return
+    columns = ("id", "applicant", "product", "scenario", "tier", "status", "agreement")
+    rows = [(v.application_id, v.applicant, v.product_id, v.scenario, v.tier, v.status,
+             v.agreement_id) for v in views]  # fmt: skip
+    print_table("Scenario applications", columns, rows)
+
+
+@incident_app.command("list")
+def list_incidents(
+    product: Annotated[str | None, typer.Option(help="Only this product.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Quality incidents, oldest first."""
+    with node() as here:
+        views = incidents.list_incidents(here.db, product)
+    if as_json:
+        print_json([view.to_json() for view in views])
+        return
+    columns = ("id", "provider", "product", "version", "status", "notified", "opened")
+    rows = [(v.incident_id, v.provider, v.product_id, v.version, v.status, v.notified,
+             v.opened_at) for v in views]  # fmt: skip
+    print_table("Quality incidents", columns, rows)
+
+
+def register_commands(app: typer.Typer) -> None:
+    app.add_typer(application_app, name="application")
+    app.add_typer(incident_app, name="incident")
