@@ -2,8 +2,10 @@
 
 A process started with ``DATASPACE_FAULT_HOLD=<point>`` stops when it reaches that point:
 it creates the file named by ``DATASPACE_FAULT_HELD`` (how the test learns it got there) and
-then waits, doing nothing, until it is killed. Without the variable, which is how the
-product always runs, :func:`reach` is one environment lookup and returns at once.
+then waits, doing nothing, until it is killed. ``<point>@<n>`` holds only the n-th time the
+point is reached in the process (the thread that reaches it; other threads go on), so a test
+can let earlier work finish first. Without the variable, which is how the product always
+runs, :func:`reach` is one environment lookup and returns at once.
 
 The points (ADR 0012):
 
@@ -30,9 +32,19 @@ HOLD_ENV = "DATASPACE_FAULT_HOLD"
 HELD_FILE_ENV = "DATASPACE_FAULT_HELD"
 
 
+_reached: dict[str, int] = {}
+_counting = threading.Lock()
+
+
 def reach(point: str) -> None:
-    """Hold here forever if this process was told to hold at ``point``; else return."""
-    if os.environ.get(HOLD_ENV) != point:
+    """Hold here forever if this process was told to hold at ``point`` (this time); else return."""
+    wanted = os.environ.get(HOLD_ENV)
+    if wanted is None or wanted.partition("@")[0] != point:
+        return
+    with _counting:
+        _reached[point] = times = _reached.get(point, 0) + 1
+    nth = wanted.partition("@")[2]
+    if nth and times != int(nth):
         return
     held = os.environ.get(HELD_FILE_ENV)
     if held:
