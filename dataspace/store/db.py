@@ -9,6 +9,12 @@
   instead of failing midway when a read-only transaction later tries to write.
 - PostgreSQL checks pooled connections before use and waits at most the busy timeout for a
   row lock.
+- ``db.transaction(durable=False)`` commits without waiting for the disk (SQLite
+  ``synchronous = NORMAL``, PostgreSQL ``synchronous_commit = off``): a power cut may lose the
+  newest such commits, never half of one, and never a durable commit made before or after
+  it. Only bookkeeping that is safe to redo may use it: the outbox relay's lease and
+  sent-marks (a lost mark means the message is published again, which consumers ignore;
+  ADR 0013). Business state is always durable.
 - A database that stays locked becomes :class:`~dataspace.errors.StoreBusy`, a violated
   constraint a :class:`~dataspace.errors.Conflict` (or NotFound / InvalidInput), each with one
   sentence; the driver error is chained as the cause.
@@ -35,6 +41,8 @@ from dataspace.store.failures import translate
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 DEFAULT_BUSY_TIMEOUT_S = 15.0
+# Execution option naming a transaction that need not wait for the disk (see the docstring).
+NOT_DURABLE = "dataspace_not_durable"
 # Any constant works; it only has to be the same in every process that migrates.
 MIGRATION_LOCK_KEY = 0x6461_7461_7370  # "datasp"
 
@@ -48,13 +56,16 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self, *, durable: bool = True) -> Iterator[Session]:
         """A session whose work is committed at the end of the block, or wholly rolled back.
 
-        Rows stay readable after the block (they are not expired on commit).
+        Rows stay readable after the block (they are not expired on commit). ``durable=False``
+        is for redoable bookkeeping only (module docstring).
         """
         try:
             with self._sessions.begin() as session:
+                # Procuring the connection here, with the option, lets the begin hook see it.
+                session.connection(execution_options={NOT_DURABLE: not durable})
                 yield session
         except DBAPIError as exc:
             raise translate(exc) from exc
@@ -132,6 +143,9 @@ def _configure_sqlite(engine: Engine, busy_timeout_s: float) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
+        # The safety level cannot change inside a transaction, so it is set just before.
+        level = "NORMAL" if connection.get_execution_options().get(NOT_DURABLE) else "FULL"
+        connection.exec_driver_sql(f"PRAGMA synchronous = {level}")
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
@@ -142,3 +156,8 @@ def _configure_postgresql(engine: Engine, busy_timeout_s: float) -> None:
         cursor.execute("SET lock_timeout = %s", (f"{int(busy_timeout_s * 1000)}ms",))
         cursor.close()
         dbapi_connection.commit()  # a SET inside a rolled-back transaction would be undone
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get(NOT_DURABLE):
+            connection.exec_driver_sql("SET LOCAL synchronous_commit = off")

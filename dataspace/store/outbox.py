@@ -15,6 +15,9 @@ Guarantees, and what a relay must do to keep them:
   subject are ordered because they lock the subject's row.
 - **Idempotent marks.** Marking a sent row sent again changes nothing; a failure reported for
   a row that is already sent is ignored.
+- **Only the messages are durable, not the relay's bookkeeping.** Leases and marks commit
+  without waiting for the disk (``durable=False``, ADR 0013): a power cut can lose the newest
+  of them, which means a message is published again, never lost.
 - **Claims are leases.** A claimed row is not handed out again until its lease ends, so two
   relays do not publish the same row at the same time (one relay is still the intended setup).
 """
@@ -70,7 +73,7 @@ def claim_batch(
 ) -> list[OutboxMessage]:
     """Up to ``limit`` due, unsent messages in id order, leased to the caller for ``lease``."""
     now = now or utcnow()
-    with db.transaction() as session:
+    with db.transaction(durable=False) as session:  # a lost lease only publishes again
         rows = session.scalars(_due(now).limit(limit).with_for_update()).all()
         for row in rows:
             row.next_attempt_at = now + lease
@@ -90,7 +93,7 @@ def mark_sent(db: Database, ids: Iterable[int], *, now: datetime | None = None) 
         .where(OutboxRow.id.in_(wanted), OutboxRow.sent_at.is_(None))
         .values(sent_at=now or utcnow())
     )
-    with db.transaction() as session:
+    with db.transaction(durable=False) as session:  # a lost mark only publishes again
         # Core execution, so the count of rows changed is typed (no ORM objects to refresh).
         return session.connection().execute(statement).rowcount
 
@@ -102,7 +105,7 @@ def mark_failed(db: Database, message_id: int, next_attempt_at: datetime) -> Non
         .where(OutboxRow.id == message_id, OutboxRow.sent_at.is_(None))
         .values(attempts=OutboxRow.attempts + 1, next_attempt_at=next_attempt_at)
     )
-    with db.transaction() as session:
+    with db.transaction(durable=False) as session:
         session.execute(statement)
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from dataspace.store import outbox
 from dataspace.store.db import Database
@@ -14,6 +19,7 @@ pytestmark = pytest.mark.integration
 
 TOPIC = "dataspace.deliveries.announced.v1"
 LEASE = timedelta(seconds=60)
+SQLITE_FULL = 2  # PRAGMA synchronous: 1 is NORMAL, 2 is FULL
 
 
 def _enqueue(db: Database, *keys: str) -> list[int]:
@@ -82,3 +88,37 @@ def test_a_failure_reported_after_sending_is_ignored(db: Database) -> None:
     outbox.mark_failed(db, message, next_attempt_at=utcnow())
 
     assert outbox.claim_batch(db, 10, now=utcnow() + 2 * LEASE) == []
+
+
+def _commit_waits_for_disk(session: Session) -> bool:
+    if session.get_bind().dialect.name == "sqlite":
+        return session.execute(text("PRAGMA synchronous")).scalar() == SQLITE_FULL
+    return session.execute(text("SHOW synchronous_commit")).scalar() == "on"
+
+
+def test_messages_are_durable_and_only_the_relays_bookkeeping_skips_the_disk_wait(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A power cut may lose a lease or a sent-mark (the message goes out again), never a
+    message: the transaction that enqueues is durable, the relay's own are not (ADR 0013)."""
+    seen: list[tuple[str, bool]] = []
+    transaction = db.transaction
+
+    @contextmanager
+    def watched(**kwargs: bool) -> Iterator[Session]:
+        with transaction(**kwargs) as session:
+            seen.append((inspect.stack()[2].function, _commit_waits_for_disk(session)))
+            yield session
+
+    monkeypatch.setattr(db, "transaction", watched)
+    (first,) = _enqueue(db, "a")
+    outbox.claim_batch(db, 10, lease=LEASE)
+    outbox.mark_failed(db, first, utcnow())
+    outbox.mark_sent(db, [first])
+
+    assert seen == [
+        ("_enqueue", True),
+        ("claim_batch", False),
+        ("mark_failed", False),
+        ("mark_sent", False),
+    ]
