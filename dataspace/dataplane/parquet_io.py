@@ -1,4 +1,5 @@
-"""How the data plane encodes Parquet: one set of writer options and a row-group buffer.
+"""How the data plane encodes and reads Parquet: one set of writer options, a row-group buffer,
+and a windowed reader for objects in the store.
 
 ``ParquetWriter.write_table`` closes a row group on every call, so writing each small slice
 directly would give thousands of tiny row groups. :class:`RowGroupBuffer` gathers slices until
@@ -7,13 +8,17 @@ a row group is full (or until the caller says memory is short) and then writes t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 ROW_GROUP_ROWS = 128 * 1024
+# Reading from S3, the row groups of up to this many compressed bytes are fetched together
+# (coalesced ranged GETs): ~3x faster on the embedded Swift than one GET per column chunk,
+# and memory stays one window whatever the object's size (benchmarks/delivery.py).
+READ_WINDOW_BYTES = 16 * 1024 * 1024
 # zstd level 1 encodes about as fast as snappy and is ~35 % smaller here; never gzip (slow).
 WRITER_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
@@ -91,3 +96,42 @@ def write_parquet(sink: Any, schema: pa.Schema, batches: Iterable[pa.RecordBatch
     for batch in batches:
         buffer.add(batch)
     return buffer.close()
+
+
+def read_batches(
+    source: Any,
+    *,
+    batch_rows: int,
+    columns: Sequence[str] | None = None,
+    window_bytes: int = READ_WINDOW_BYTES,
+) -> Iterator[pa.RecordBatch]:
+    """The record batches of the Parquet file ``source``, a window of row groups at a time.
+
+    Each window's column chunks are fetched up front in few requests (pyarrow's pre-buffer),
+    so a remote object is not read one small range at a time; at most one window is held.
+    """
+    parquet = pq.ParquetFile(source, pre_buffer=True)
+    for window in _windows(parquet.metadata, parquet.schema_arrow, columns, window_bytes):
+        yield from parquet.iter_batches(batch_size=batch_rows, row_groups=window, columns=columns)
+
+
+def _windows(
+    metadata: pq.FileMetaData, schema: pa.Schema, columns: Sequence[str] | None, limit: int
+) -> Iterator[list[int]]:
+    wanted = set(schema.names if columns is None else columns)
+    window: list[int] = []
+    size = 0
+    for index in range(metadata.num_row_groups):
+        group = metadata.row_group(index)
+        compressed = sum(
+            group.column(c).total_compressed_size
+            for c in range(group.num_columns)
+            if group.column(c).path_in_schema.split(".")[0] in wanted
+        )
+        if window and size + compressed > limit:
+            yield window
+            window, size = [], 0
+        window.append(index)
+        size += compressed
+    if window:
+        yield window

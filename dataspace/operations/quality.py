@@ -185,11 +185,12 @@ def revalidate(
     """Hash the stored release, then stream it through the gate in batches."""
     import pyarrow.parquet as pq  # noqa: PLC0415 (heavy; imported by the task that needs it)
 
+    from dataspace.dataplane.parquet_io import read_batches  # noqa: PLC0415 (imports pyarrow)
+
     intact = _sha256_of(store, key) == sha256
     with store.open_input(key) as source:
-        parquet = pq.ParquetFile(source)
-        rows = int(parquet.metadata.num_rows)
-        report = validate(parquet.iter_batches(batch_size=BATCH_ROWS), suite_path)
+        rows = int(pq.ParquetFile(source).metadata.num_rows)
+        report = validate(read_batches(source, batch_rows=BATCH_ROWS), suite_path)
     return ReleaseCheck(version, rows, sha256, intact, report)
 
 
