@@ -93,13 +93,17 @@ def require_in_force(
     suspended or no longer admitted.
     """
     now = now or utcnow()
-    with db.transaction() as session:
-        row, agreement = _locked(session, agreement_id)
-        due = cs.due_reason(agreement, now)
-        if due is not None:
-            _end(session, keys, OPERATOR_ID, row, agreement, due, now)
+    # Asked at every grant: decided without the write lock unless a termination is due.
+    with db.transaction(read_only=True) as session:
+        due = cs.due_reason(_locked(session, agreement_id)[1], now)
+    if due is not None:
+        with db.transaction() as session:
+            row, agreement = _locked(session, agreement_id)
+            due = cs.due_reason(agreement, now)  # again, under the lock
+            if due is not None:
+                _end(session, keys, OPERATOR_ID, row, agreement, due, now)
     # The termination is committed above; only now is the caller refused.
-    with db.transaction() as session:
+    with db.transaction(read_only=True) as session:
         row, agreement = _locked(session, agreement_id)
         if agreement.state != State.FINALIZED.value:
             raise Conflict(

@@ -83,7 +83,7 @@ def grant(
     if not timedelta(seconds=1) <= lifetime <= MAX_GRANT_LIFETIME:
         raise InvalidInput(f"A grant lives between 1 s and {MAX_GRANT_LIFETIME}, not {lifetime}.")
     _authenticate(db, token, subscriber, now)
-    with db.transaction() as session:
+    with db.transaction(read_only=True) as session:
         delivery = _own_delivery(session, subscriber, delivery_id)
         view = _view(session, delivery)
         object_key = delivery.object_key
@@ -182,7 +182,7 @@ def due_deliveries(
 
 def _authenticate(db: Database, token: str, subscriber: str, now: datetime) -> None:
     def public_key_of(participant: str) -> str:
-        with db.transaction() as session:
+        with db.transaction(read_only=True) as session:
             row = session.get(ParticipantRow, participant)
         if row is None:
             raise Unauthorized("The token names a participant this data space does not know.")
@@ -245,7 +245,7 @@ def _require_deliverable(db: Database, keys: KeyStore, view: DeliveryView, now: 
     try:
         agreements.require_in_force(db, keys, view.agreement_id, now=now)
     except Conflict as ended:
-        with db.transaction() as session:
+        with db.transaction(read_only=True) as session:
             agreement = repository.get_agreement(session, view.agreement_id)
             reason = _refusal(agreement, now)
             if reason is not None:

@@ -15,6 +15,12 @@
   it. Only bookkeeping that is safe to redo may use it: the outbox relay's lease and
   sent-marks (a lost mark means the message is published again, which consumers ignore;
   ADR 0013). Business state is always durable.
+- ``db.transaction(read_only=True)`` is for reads: on SQLite it starts with ``BEGIN
+  DEFERRED`` under ``PRAGMA query_only`` (no write lock is taken, and a write in it fails
+  loudly), so readers never queue behind writers; on PostgreSQL it is a plain transaction.
+- On SQLite the threads of one process take turns for the write lock on a Python lock
+  before ``BEGIN IMMEDIATE``: a waiting thread starts the moment the lock is free, instead of
+  sleeping in SQLite's busy handler (up to 100 ms a try); other processes still wait there.
 - A database that stays locked becomes :class:`~dataspace.errors.StoreBusy`, a violated
   constraint a :class:`~dataspace.errors.Conflict` (or NotFound / InvalidInput), each with one
   sentence; the driver error is chained as the cause.
@@ -24,8 +30,9 @@ The object is thread-safe: every thread opens its own transactions from the shar
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -37,12 +44,13 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from dataspace.store.failures import translate
+from dataspace.store.failures import store_busy, translate
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 DEFAULT_BUSY_TIMEOUT_S = 15.0
-# Execution option naming a transaction that need not wait for the disk (see the docstring).
+# Execution options naming a transaction that need not wait for the disk, or only reads.
 NOT_DURABLE = "dataspace_not_durable"
+READ_ONLY = "dataspace_read_only"
 # Any constant works; it only has to be the same in every process that migrates.
 MIGRATION_LOCK_KEY = 0x6461_7461_7370  # "datasp"
 
@@ -54,21 +62,38 @@ class Database:
         self.url = make_url(url)
         self.engine = _create_engine(self.url, busy_timeout_s)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._busy_timeout_s = busy_timeout_s
+        # Reentrant: a nested write transaction meets SQLite's busy timeout, as without it.
+        self._writers = threading.RLock() if self.engine.dialect.name == "sqlite" else None
 
     @contextmanager
-    def transaction(self, *, durable: bool = True) -> Iterator[Session]:
+    def transaction(self, *, durable: bool = True, read_only: bool = False) -> Iterator[Session]:
         """A session whose work is committed at the end of the block, or wholly rolled back.
 
         Rows stay readable after the block (they are not expired on commit). ``durable=False``
-        is for redoable bookkeeping only (module docstring).
+        is for redoable bookkeeping only, ``read_only=True`` for blocks that only read
+        (module docstring).
         """
+        writers = None if read_only else self._writers
+        turn = self._turn(writers) if writers is not None else nullcontext()
+        options = {NOT_DURABLE: not durable, READ_ONLY: read_only}
         try:
-            with self._sessions.begin() as session:
-                # Procuring the connection here, with the option, lets the begin hook see it.
-                session.connection(execution_options={NOT_DURABLE: not durable})
+            with turn, self._sessions.begin() as session:
+                # Procuring the connection here, with the options, lets the begin hook see them.
+                session.connection(execution_options=options)
                 yield session
         except DBAPIError as exc:
             raise translate(exc) from exc
+
+    @contextmanager
+    def _turn(self, writers: threading.RLock) -> Iterator[None]:
+        """This thread's turn to write, waiting as long as SQLite would (then StoreBusy)."""
+        if not writers.acquire(timeout=self._busy_timeout_s):
+            raise store_busy()
+        try:
+            yield
+        finally:
+            writers.release()
 
     def dispose(self) -> None:
         """Close every pooled connection."""
@@ -143,10 +168,13 @@ def _configure_sqlite(engine: Engine, busy_timeout_s: float) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        # The safety level cannot change inside a transaction, so it is set just before.
-        level = "NORMAL" if connection.get_execution_options().get(NOT_DURABLE) else "FULL"
+        # Neither setting can change inside a transaction, so both are set just before.
+        options = connection.get_execution_options()
+        level = "NORMAL" if options.get(NOT_DURABLE) else "FULL"
         connection.exec_driver_sql(f"PRAGMA synchronous = {level}")
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        reading = bool(options.get(READ_ONLY))
+        connection.exec_driver_sql(f"PRAGMA query_only = {'ON' if reading else 'OFF'}")
+        connection.exec_driver_sql("BEGIN DEFERRED" if reading else "BEGIN IMMEDIATE")
 
 
 def _configure_postgresql(engine: Engine, busy_timeout_s: float) -> None:

@@ -23,6 +23,15 @@ from dataspace.errors import (
 )
 from dataspace.store.models import Base
 
+
+def store_busy() -> StoreBusy:
+    """The one sentence for a write lock that stayed taken longer than we wait."""
+    return StoreBusy(
+        "The control-plane database is locked by another writer and stayed locked "
+        "for longer than we wait; try again in a moment."
+    )
+
+
 NOUNS = {
     "participants": "participant",
     "products": "product",
@@ -47,10 +56,7 @@ def translate(exc: DBAPIError) -> DataspaceError:
     if isinstance(exc, IntegrityError):
         return _integrity(exc)
     if isinstance(exc, OperationalError) and _is_busy(exc):
-        return StoreBusy(
-            "The control-plane database is locked by another writer and stayed locked "
-            "for longer than we wait; try again in a moment."
-        )
+        return store_busy()
     if _is_missing_table(exc):
         return ServiceError(
             f"The control-plane database has no table for this ({_first_line(exc)}); "

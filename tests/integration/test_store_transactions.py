@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import func, select
 
 from dataspace.errors import Conflict, NotFound, ServiceError, StoreBusy
 from dataspace.store import ledger_store, outbox, repository
-from dataspace.store.db import Database
+from dataspace.store.db import Database, migrate
 from dataspace.store.models import OutboxRow, ParticipantRow
 from tests.integration.store_rows import chained_seal, insert, participant, product, release
 
@@ -139,3 +141,49 @@ def test_an_unreachable_database_is_a_service_error_naming_the_setting() -> None
     nowhere = "postgresql+psycopg2://postgres@127.0.0.1:1/test?connect_timeout=2"
     with Database(nowhere) as db, pytest.raises(ServiceError, match="DATASPACE_DATABASE_URL"):
         _count(db, ParticipantRow)
+
+
+def test_a_reader_does_not_wait_for_a_writer(db: Database) -> None:
+    insert(db, participant())
+    with Database(db.url, busy_timeout_s=0.2) as impatient, db.transaction() as holder:
+        ledger_store.append(holder, chained_seal("holds the write lock"))
+        with impatient.transaction(read_only=True) as session:  # would be StoreBusy if it waited
+            assert session.scalar(select(func.count()).select_from(ParticipantRow)) == 1
+        with pytest.raises(StoreBusy):
+            _append_once(impatient)
+
+
+def test_a_thread_waiting_for_another_threads_write_too_long_is_store_busy(
+    database_url: str,
+) -> None:
+    """On SQLite threads wait for their turn on a lock of the process, not in SQLite's busy
+    handler: the wait keeps the busy timeout and the sentence."""
+    migrate(database_url)
+    with Database(database_url, busy_timeout_s=0.2) as db:
+        holding, release_it = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with db.transaction() as session:
+                ledger_store.append(session, chained_seal("held by a thread"))
+                holding.set()
+                release_it.wait(10)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        try:
+            assert holding.wait(10)
+            with pytest.raises(StoreBusy, match="locked by another writer"):
+                _append_once(db)
+        finally:
+            release_it.set()
+            holder.join(10)
+        _append_once(db)  # its turn comes once the holder is done
+        with db.transaction(read_only=True) as session:
+            assert len(list(ledger_store.iter_entries(session))) == 2
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_write_in_a_read_only_transaction_fails_and_writes_nothing(db: Database) -> None:
+    with pytest.raises(ServiceError), db.transaction(read_only=True) as session:
+        session.add(participant())
+    assert _count(db, ParticipantRow) == 0
