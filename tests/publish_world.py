@@ -4,7 +4,8 @@ the real object store and broker: what the publish tests share."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,10 @@ from sqlalchemy import func, select
 
 from dataspace.config import Settings
 from dataspace.controlplane import negotiations, participants
+from dataspace.controlplane.keystore import KeyStore
 from dataspace.dataplane.objects import ObjectStore
 from dataspace.events.envelope import DecodedEvent, EventRejected, decode
+from dataspace.store.db import Database, migrate
 from dataspace.store.models import DeliveryRow, OutboxRow, ReleaseRow
 from tests.fixtures.controlplane import CHAIN, PURPOSE, Space
 
@@ -138,3 +141,16 @@ def consume(
 def write_input(table: pa.Table, path: Path) -> Path:
     pq.write_table(table, path)
     return path
+
+
+@contextmanager
+def operator_node(state: Path) -> Iterator[Space]:
+    """A node's state directory as `dataspace` commands find it: a migrated SQLite control
+    plane with its operator, and a key store; the database is closed after the block."""
+    url = f"sqlite:///{state / 'control-plane.db'}"
+    state.mkdir(parents=True)
+    migrate(url)
+    with Database(url) as db:
+        space = Space(db, KeyStore(state / "keys"))
+        participants.init_operator(db, space.keys, name="Hub", uscc=space.uscc(), region="CN-JS")
+        yield space

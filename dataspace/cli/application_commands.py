@@ -8,6 +8,7 @@ that licenses the operator) or rejects it. Releases are made by the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -67,11 +68,7 @@ def approve(
     as_json: JsonFlag = False,
 ) -> None:
     """Approve, as the product's public-data authority; concludes the licensing agreement."""
-    with node() as here:
-        view = applications.approve(
-            here.db, here.keys, authority=authority, application=application, reason=reason
-        )
-    _show(view, as_json)
+    _decide(applications.approve, application, authority, reason, as_json)
 
 
 @application_app.command("reject")
@@ -83,8 +80,18 @@ def reject(
     as_json: JsonFlag = False,
 ) -> None:
     """Reject, as the product's public-data authority, saying why."""
+    _decide(applications.reject, application, authority, reason, as_json)
+
+
+def _decide(
+    decision: Callable[..., ApplicationView],
+    application: str,
+    authority: str,
+    reason: str,
+    as_json: bool,
+) -> None:
     with node() as here:
-        view = applications.reject(
+        view = decision(
             here.db, here.keys, authority=authority, application=application, reason=reason
         )
     _show(view, as_json)

@@ -11,14 +11,10 @@ import pyarrow.fs as pafs
 import pytest
 
 from dataspace.config import Settings
-from dataspace.controlplane import participants
-from dataspace.controlplane.keystore import KeyStore
 from dataspace.operations.stores import release_store, reports_store
-from dataspace.store.db import Database, migrate
-from tests.fixtures.controlplane import Space
 from tests.helpers import node_environment
 from tests.operations_world import publish_orders
-from tests.publish_world import World, make_world
+from tests.publish_world import World, make_world, operator_node
 
 pytestmark = pytest.mark.integration
 
@@ -29,12 +25,7 @@ DATASPACE = str(Path(sys.executable).parent / "dataspace")
 def node(tmp_path: Path, stack_settings: Settings, unique: str) -> tuple[Path, World]:
     """A node's state directory with a chain leader and one published release."""
     state = tmp_path / "node"
-    url = f"sqlite:///{state / 'control-plane.db'}"
-    state.mkdir()
-    migrate(url)
-    with Database(url) as db:
-        space = Space(db, KeyStore(state / "keys"))
-        participants.init_operator(db, space.keys, name="Hub", uscc=space.uscc(), region="CN-JS")
+    with operator_node(state) as space:
         world = make_world(space, stack_settings, unique)
         world.settings = world.settings.model_copy(update={"reports_bucket": f"rep-{unique}"})
         publish_orders(world, tmp_path)

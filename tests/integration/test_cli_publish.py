@@ -11,12 +11,8 @@ import pytest
 
 from dataspace import demo_data
 from dataspace.config import Settings
-from dataspace.controlplane import participants
-from dataspace.controlplane.keystore import KeyStore
-from dataspace.store.db import Database, migrate
-from tests.fixtures.controlplane import Space
 from tests.helpers import node_environment
-from tests.publish_world import World, make_world
+from tests.publish_world import World, make_world, operator_node
 
 pytestmark = pytest.mark.integration
 
@@ -27,12 +23,7 @@ DATASPACE = str(Path(sys.executable).parent / "dataspace")
 def node(tmp_path: Path, stack_settings: Settings, unique: str) -> tuple[Path, World]:
     """A node's state directory with a chain leader, suppliers and two agreements."""
     state = tmp_path / "node"
-    url = f"sqlite:///{state / 'control-plane.db'}"
-    state.mkdir()
-    migrate(url)
-    with Database(url) as db:
-        space = Space(db, KeyStore(state / "keys"))
-        participants.init_operator(db, space.keys, name="Hub", uscc=space.uscc(), region="CN-JS")
+    with operator_node(state) as space:
         world = make_world(space, stack_settings, unique)
         world.agree("supplier-01", 1)
         world.agree("supplier-02", 2)
