@@ -16,9 +16,10 @@ from dataspace.api import tokens
 from dataspace.config import Settings
 from dataspace.controlplane import agreements, deliveries, ledger, participants
 from dataspace.controlplane.deliveries import receipt_payload
-from dataspace.errors import Conflict, InvalidInput, Unauthorized
+from dataspace.errors import Conflict, InvalidInput, StoreBusy, Unauthorized
 from dataspace.events.envelope import decode
 from dataspace.identity.keys import SigningKey
+from dataspace.store.db import Database
 from dataspace.store.models import DeliveryRow, LedgerEntryRow, OutboxRow
 from dataspace.store.types import utcnow
 from tests.dataplane_data import local_store
@@ -329,3 +330,34 @@ def test_a_real_presigned_url_expires_in_minutes_and_the_store_enforces_it(
         return False
 
     wait_for(refused, timeout=15, interval=0.5)
+
+
+def test_a_grant_is_served_while_another_writer_holds_the_database(
+    market: Space, delivered: Delivered
+) -> None:
+    """A grant only reads (unless an agreement's end is due), so a long write elsewhere (a
+    publish recording 100 deliveries, a settlement) does not hold subscribers up."""
+    token = token_of(market, SUBSCRIBER)
+    with Database(market.db.url, busy_timeout_s=0.2) as agent, market.db.transaction() as other:
+        # SQLite: a write transaction holds the database's write lock from its start;
+        # PostgreSQL: the delivery's row, as a receipt for it being recorded would.
+        other.get(DeliveryRow, delivered.delivery_id, with_for_update=True)
+        granted = deliveries.grant(
+            agent,
+            market.keys,
+            FakePresign(),
+            subscriber=SUBSCRIBER,
+            delivery_id=delivered.delivery_id,
+            token=token,
+        )
+        assert granted.delivery_id == delivered.delivery_id
+        with pytest.raises(StoreBusy):  # a receipt is a write: it waits, then says so
+            deliveries.receipt(
+                agent,
+                market.keys,
+                subscriber=SUBSCRIBER,
+                delivery_id=delivered.delivery_id,
+                sha256=delivered.stored.sha256,
+                rows=delivered.stored.rows,
+                landed_at=utcnow(),
+            )
