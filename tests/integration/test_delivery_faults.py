@@ -232,7 +232,7 @@ def test_a_subscriber_killed_mid_way_lands_everything_exactly_once_on_restart(
 
     ids = {releases.delivery_id(chain.agreements[supplier], v) for v in versions}
     after = {item["deliveryId"] for item in json.loads(restarted.stdout)["landed"]}
-    assert 1 <= len(before) < len(ids)  # killed mid-way
+    assert len(before) < len(ids)  # killed mid-way (a landing may not be logged yet)
     assert (after | before, after & before) == (ids, set())
     with LandedLog(landing) as landed:
         assert landed.ids() == ids

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from dataspace.errors import Conflict, NotFound, ServiceError, StoreBusy
 from dataspace.store import ledger_store, outbox, repository
 from dataspace.store.db import Database, migrate
-from dataspace.store.models import OutboxRow, ParticipantRow
+from dataspace.store.models import OutboxRow, ParticipantRow, ProductRow
 from tests.integration.store_rows import chained_seal, insert, participant, product, release
 
 pytestmark = pytest.mark.integration
@@ -187,3 +187,19 @@ def test_a_write_in_a_read_only_transaction_fails_and_writes_nothing(db: Databas
     with pytest.raises(ServiceError), db.transaction(read_only=True) as session:
         session.add(participant())
     assert _count(db, ParticipantRow) == 0
+
+
+def test_a_block_may_run_its_own_transactions_before_its_first_statement(
+    database_url: str,
+) -> None:
+    """Nothing reaches the database before a block's first statement, so looking something
+    up through another transaction first does not wait for the block itself."""
+    migrate(database_url)
+    with Database(database_url, busy_timeout_s=0.2) as db:
+        insert(db, participant())
+        with db.transaction() as session:
+            found = _count(db, ParticipantRow)  # its own transaction, inside the block
+            session.add(product())
+        assert found == 1
+        with db.transaction(read_only=True) as session:
+            assert session.get(ProductRow, "demand-forecast") is not None
