@@ -19,7 +19,7 @@
   DEFERRED`` under ``PRAGMA query_only`` (no write lock is taken, and a write in it fails
   loudly), so readers never queue behind writers; on PostgreSQL it is a plain transaction.
 - On SQLite the threads of one process take turns for the write lock on a Python lock
-  before ``BEGIN IMMEDIATE``: a waiting thread starts the moment the lock is free, instead of
+  before ``BEGIN IMMEDIATE``: a waiting thread is woken the moment the lock is free, instead of
   sleeping in SQLite's busy handler (up to 100 ms a try); other processes still wait there.
 - A database that stays locked becomes :class:`~dataspace.errors.StoreBusy`, a violated
   constraint a :class:`~dataspace.errors.Conflict` (or NotFound / InvalidInput), each with one
@@ -118,7 +118,7 @@ class Database:
 
 
 class _WriterTurns:
-    """SQLite write transactions of one process, one at a time, first come first served.
+    """SQLite write transactions of one process, one at a time.
 
     Taken by the begin hook just before ``BEGIN IMMEDIATE`` (so a block that has not yet
     touched the database holds nothing), given back by :meth:`Database.transaction` after its
