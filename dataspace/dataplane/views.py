@@ -33,7 +33,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dataspace.dataplane.objects import (
-    HashingSink,
     Manifest,
     ObjectStore,
     StoredObject,
@@ -174,9 +173,8 @@ def _write_views(
         for batch in _read(store, release, views):
             _route(batch, views)
             _keep_within(views, memory_budget)
-        # Each view's last row groups are encoded and uploaded by one thread: pyarrow encodes
-        # without the GIL, so encoding overlaps the other views' uploads.
-        rows = _in_parallel(_finish, list(zip(views, sinks, strict=True)))
+        rows = [_buffer(view).close() for view in views]
+        _in_parallel(lambda sink: sink.close(), sinks)
     stored = [
         StoredObject(view.key, sink.sha256, count, sink.size)
         for view, sink, count in zip(views, sinks, rows, strict=True)
@@ -191,14 +189,6 @@ def _write_views(
     ]
     log.info("views written", extra={"release": release.key, "views": len(derived)})
     return derived
-
-
-def _finish(view_and_sink: tuple[_Pending, HashingSink]) -> int:
-    """Write the view's queued rows and footer, complete its upload; its row count."""
-    view, sink = view_and_sink
-    rows = _buffer(view).close()
-    sink.close()
-    return rows
 
 
 def _in_parallel(work: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
