@@ -18,9 +18,10 @@
 - ``db.transaction(read_only=True)`` is for reads: on SQLite it starts with ``BEGIN
   DEFERRED`` under ``PRAGMA query_only`` (no write lock is taken, and a write in it fails
   loudly), so readers never queue behind writers; on PostgreSQL it is a plain transaction.
-- On SQLite the threads of one process take turns for the write lock on a Python lock
-  before ``BEGIN IMMEDIATE``: a waiting thread is woken the moment the lock is free, instead of
-  sleeping in SQLite's busy handler (up to 100 ms a try); other processes still wait there.
+- On SQLite the write transactions of one process take turns on a Python lock, taken when
+  the block is entered and before a pooled connection is: a waiting thread is woken the
+  moment the lock is free, instead of sleeping in SQLite's busy handler (up to 100 ms a try)
+  while holding a connection; other processes still wait in SQLite.
 - A database that stays locked becomes :class:`~dataspace.errors.StoreBusy`, a violated
   constraint a :class:`~dataspace.errors.Conflict` (or NotFound / InvalidInput), each with one
   sentence; the driver error is chained as the cause.
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -51,8 +52,6 @@ DEFAULT_BUSY_TIMEOUT_S = 15.0
 # Execution options naming a transaction that need not wait for the disk, or only reads.
 NOT_DURABLE = "dataspace_not_durable"
 READ_ONLY = "dataspace_read_only"
-# Set on the transactions of Database.transaction, which give back the writer turn they take.
-TAKES_TURN = "dataspace_takes_turn"
 # Any constant works; it only has to be the same in every process that migrates.
 MIGRATION_LOCK_KEY = 0x6461_7461_7370  # "datasp"
 
@@ -65,10 +64,9 @@ class Database:
         self.engine = _create_engine(self.url, busy_timeout_s)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._binds: dict[tuple[bool, bool], Engine] = {}
-        self._writers: _WriterTurns | None = None
-        if self.engine.dialect.name == "sqlite":
-            self._writers = _WriterTurns(busy_timeout_s)
-            event.listen(self.engine, "begin", self._writers.take, insert=True)
+        self._busy_timeout_s = busy_timeout_s
+        # Reentrant: a nested write transaction meets SQLite's busy timeout, as without it.
+        self._writers = threading.RLock() if self.engine.dialect.name == "sqlite" else None
 
     @contextmanager
     def transaction(self, *, durable: bool = True, read_only: bool = False) -> Iterator[Session]:
@@ -77,24 +75,36 @@ class Database:
         Rows stay readable after the block (they are not expired on commit). ``durable=False``
         is for redoable bookkeeping only, ``read_only=True`` for blocks that only read
         (module docstring). Nothing reaches the database before the block's first statement,
-        so a block may call code with transactions of its own before it reads or writes.
+        so a block may call code with transactions of its own (in this thread) before it reads
+        or writes. On SQLite a write block holds this process's writer turn from its start:
+        it must not wait for another thread's write.
         """
-        turns = self._writers
-        taken = turns.taken() if turns is not None else 0
+        writers = None if read_only else self._writers
+        turn = self._turn(writers) if writers is not None else nullcontext()
         try:
-            with self._sessions(bind=self._bind(durable, read_only)) as session, session.begin():
+            bind = self._bind(durable, read_only)
+            with turn, self._sessions(bind=bind) as session, session.begin():
                 yield session
         except DBAPIError as exc:
             raise translate(exc) from exc
+
+    @contextmanager
+    def _turn(self, writers: threading.RLock) -> Iterator[None]:
+        """This thread's turn to write, waited for before a pooled connection is taken (so
+        waiting writers never hold connections that readers need); as long as SQLite would
+        wait, then StoreBusy."""
+        if not writers.acquire(timeout=self._busy_timeout_s):
+            raise store_busy()
+        try:
+            yield
         finally:
-            if turns is not None:
-                turns.give_back(taken)
+            writers.release()
 
     def _bind(self, durable: bool, read_only: bool) -> Engine:
         """The engine with the options the begin hooks read (a cheap copy sharing the pool)."""
         key = (durable, read_only)
         if key not in self._binds:
-            options = {NOT_DURABLE: not durable, READ_ONLY: read_only, TAKES_TURN: True}
+            options = {NOT_DURABLE: not durable, READ_ONLY: read_only}
             self._binds[key] = self.engine.execution_options(**options)
         return self._binds[key]
 
@@ -115,38 +125,6 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
-
-
-class _WriterTurns:
-    """SQLite write transactions of one process, one at a time.
-
-    Taken by the begin hook just before ``BEGIN IMMEDIATE`` (so a block that has not yet
-    touched the database holds nothing), given back by :meth:`Database.transaction` after its
-    commit or rollback. Only its transactions take turns; one begun on ``db.engine`` directly
-    waits in SQLite's busy handler as before. Reentrant per thread: a nested write
-    transaction then meets SQLite's own busy timeout, as it would without this.
-    """
-
-    def __init__(self, busy_timeout_s: float) -> None:
-        self._lock = threading.RLock()
-        self._timeout = busy_timeout_s
-        self._held = threading.local()
-
-    def taken(self) -> int:
-        return int(getattr(self._held, "count", 0))
-
-    def take(self, connection: Connection) -> None:
-        options = connection.get_execution_options()
-        if not options.get(TAKES_TURN) or options.get(READ_ONLY):
-            return
-        if not self._lock.acquire(timeout=self._timeout):
-            raise store_busy()
-        self._held.count = self.taken() + 1
-
-    def give_back(self, down_to: int) -> None:
-        while self.taken() > down_to:
-            self._held.count = self.taken() - 1
-            self._lock.release()
 
 
 def migrate(url: str | URL) -> None:
