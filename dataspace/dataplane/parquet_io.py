@@ -98,19 +98,24 @@ def write_parquet(sink: Any, schema: pa.Schema, batches: Iterable[pa.RecordBatch
     return buffer.close()
 
 
+def open_parquet(source: Any) -> pq.ParquetFile:
+    """A Parquet file for :func:`read_batches`; its footer (schema, row counts) is read once."""
+    return pq.ParquetFile(source, pre_buffer=True)
+
+
 def read_batches(
-    source: Any,
+    parquet: pq.ParquetFile,
     *,
     batch_rows: int,
     columns: Sequence[str] | None = None,
     window_bytes: int = READ_WINDOW_BYTES,
 ) -> Iterator[pa.RecordBatch]:
-    """The record batches of the Parquet file ``source``, a window of row groups at a time.
+    """The record batches of ``parquet`` (from :func:`open_parquet`), a window of row groups
+    at a time.
 
     Each window's column chunks are fetched up front in few requests (pyarrow's pre-buffer),
     so a remote object is not read one small range at a time; at most one window is held.
     """
-    parquet = pq.ParquetFile(source, pre_buffer=True)
     for window in _windows(parquet.metadata, parquet.schema_arrow, columns, window_bytes):
         yield from parquet.iter_batches(batch_size=batch_rows, row_groups=window, columns=columns)
 

@@ -39,7 +39,12 @@ from dataspace.dataplane.objects import (
     version_prefix,
     view_key,
 )
-from dataspace.dataplane.parquet_io import RowGroupBuffer, parquet_writer, read_batches
+from dataspace.dataplane.parquet_io import (
+    RowGroupBuffer,
+    open_parquet,
+    parquet_writer,
+    read_batches,
+)
 from dataspace.dataplane.slicing import ViewPlan, is_whole_release, partition, plan_view, shape
 from dataspace.errors import Conflict
 from dataspace.ids import agreement_id, participant_id
@@ -207,8 +212,9 @@ def _read(
         if view.plan.spec.row_filter_column is not None:
             needed.add(view.plan.spec.row_filter_column)
     with store.open_input(release.key) as source:
-        columns = [name for name in pq.ParquetFile(source).schema_arrow.names if name in needed]
-        yield from read_batches(source, batch_rows=READ_BATCH_ROWS, columns=columns)
+        parquet = open_parquet(source)
+        columns = [name for name in parquet.schema_arrow.names if name in needed]
+        yield from read_batches(parquet, batch_rows=READ_BATCH_ROWS, columns=columns)
 
 
 def _route(batch: pa.RecordBatch, views: list[_Pending]) -> None:

@@ -183,14 +183,14 @@ def revalidate(
     store: ObjectStore, version: int, key: str, sha256: str, *, suite_path: Any
 ) -> ReleaseCheck:
     """Hash the stored release, then stream it through the gate in batches."""
-    import pyarrow.parquet as pq  # noqa: PLC0415 (heavy; imported by the task that needs it)
-
-    from dataspace.dataplane.parquet_io import read_batches  # noqa: PLC0415 (imports pyarrow)
+    # Heavy (pyarrow): imported by the task that needs it.
+    from dataspace.dataplane.parquet_io import open_parquet, read_batches  # noqa: PLC0415
 
     intact = _sha256_of(store, key) == sha256
     with store.open_input(key) as source:
-        rows = int(pq.ParquetFile(source).metadata.num_rows)
-        report = validate(read_batches(source, batch_rows=BATCH_ROWS), suite_path)
+        parquet = open_parquet(source)
+        rows = int(parquet.metadata.num_rows)
+        report = validate(read_batches(parquet, batch_rows=BATCH_ROWS), suite_path)
     return ReleaseCheck(version, rows, sha256, intact, report)
 
 

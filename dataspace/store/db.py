@@ -4,9 +4,9 @@
 
 - ``with db.transaction() as session:`` commits when the block ends and rolls back everything
   when it raises, so a state change and its outbox row are written together or not at all.
-- SQLite runs in WAL mode with foreign keys on, and every transaction starts with
-  ``BEGIN IMMEDIATE``: it takes the write lock up front, waiting up to the busy timeout,
-  instead of failing midway when a read-only transaction later tries to write.
+- SQLite runs in WAL mode with foreign keys on, and every transaction that may write starts
+  with ``BEGIN IMMEDIATE``: it takes the write lock up front, waiting up to the busy timeout,
+  instead of failing midway when a reading transaction later tries to write.
 - PostgreSQL checks pooled connections before use and waits at most the busy timeout for a
   row lock.
 - ``db.transaction(durable=False)`` commits without waiting for the disk (SQLite
