@@ -87,6 +87,7 @@ def _write(path: Path, text: str) -> None:
 
 
 def _default_section(layout: SwiftLayout, port: int) -> str:
+    # workers = 0: each server is one process; the proxy's cache relies on it (ADR 0014).
     return (
         "[DEFAULT]\n"
         "bind_ip = 127.0.0.1\n"
@@ -138,7 +139,7 @@ def _proxy_conf(layout: SwiftLayout, secret: str) -> str:
         "tempauth": f"user_{account}_{user} = {secret} .admin\n",
     }
     pipeline = (
-        "catch_errors gatekeeper healthcheck proxy-logging listing_formats "
+        "catch_errors gatekeeper healthcheck proxy-logging cache listing_formats "
         "s3api tempauth copy slo dlo versioned_writes symlink proxy-logging proxy-server"
     )
     sections = [
@@ -150,6 +151,8 @@ def _proxy_conf(layout: SwiftLayout, secret: str) -> str:
     for name, extra in filters.items():
         section = name.replace("_", "-") if name == "proxy_logging" else name
         sections.append(f"[filter:{section}]\nuse = egg:swift#{name}\n{extra}")
+    # Swift's memcache middleware in the proxy's own process (infra/swift_cache.py, ADR 0014).
+    sections.append("[filter:cache]\npaste.filter_factory = infra.swift_cache:filter_factory\n")
     return "\n".join(sections)
 
 

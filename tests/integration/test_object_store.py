@@ -104,3 +104,31 @@ def test_deleted_multipart_segments_are_reclaimed(stack_settings: Settings, buck
     client.remove_object(bucket, "mpu.bin")
     # Swift queues the segments for its object expirer; the stack runs it, so they go.
     wait_for(lambda: segment_files(stack_settings) == before, timeout=60)
+
+
+def account_server_heads(settings: Settings) -> int:
+    log = settings.state_dir / "logs" / "swift-account-server.log"
+    return sum(1 for line in log.read_text(errors="replace").splitlines() if '"HEAD /d1/' in line)
+
+
+def test_the_proxy_answers_bucket_facts_from_its_cache_and_forgets_a_deleted_bucket(
+    stack_settings: Settings, bucket: str
+) -> None:
+    if not stack_settings.s3_embedded:
+        pytest.skip("reads the embedded proxy's backend logs; an external S3 has its own cache")
+    client = minio_client(stack_settings.s3())
+    client.put_object(bucket, "a.txt", io.BytesIO(b"a"), 1)
+    before = account_server_heads(stack_settings)
+    for _ in range(20):
+        assert client.get_object(bucket, "a.txt").read() == b"a"
+    # Uncached, every request asks the account server about the account (20+ HEADs).
+    assert account_server_heads(stack_settings) - before <= 2
+
+    client.remove_object(bucket, "a.txt")
+    client.remove_bucket(bucket)
+    with pytest.raises(S3Error) as gone:
+        client.put_object(bucket, "b.txt", io.BytesIO(b"b"), 1)
+    assert gone.value.code == "NoSuchBucket"
+    ensure_bucket(client, bucket)
+    client.put_object(bucket, "b.txt", io.BytesIO(b"b"), 1)
+    assert client.get_object(bucket, "b.txt").read() == b"b"
