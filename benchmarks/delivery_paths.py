@@ -209,8 +209,7 @@ def _instrument(clock: Clock) -> list[tuple[Any, str, Any]]:
     """Where the time of a publish goes: its steps, and the subscriber's download."""
     targets = [
         (publish_module, "gate", "publish: quality gate (GX)"),
-        (publish_module, "write_once", "publish: write release"),
-        (publish_module, "derive_all", "publish: derive views"),
+        (publish_module, "_write_with_views", "publish: write release + views (one pass)"),
         (releases, "recipients", "publish: decide agreements"),
         (releases, "record_publication", "publish: record (ledger, outbox)"),
         (publish_module, "relay_pending", "publish: relay outbox"),

@@ -6,10 +6,11 @@
 3. **gate** it with ``expectations/<suite>.json``; on failure store the quality report at
    ``<product>/<version>/quality-report.json``, record the release as quarantined (ledger
    entry, ReleaseQuarantined event) and deliver nothing;
-4. **write** the release once (``<product>/<version>/part-0.parquet``, SHA-256 and rows);
-5. **decide** every agreement on the product (in force? does its policy allow ``use`` now?)
-   and derive all allowed views in **one** streaming pass; hash masks are salted per agreement
-   with :meth:`KeyStore.mask_salt` (an HMAC of the agreement id under the node's secret);
+4. **decide** every agreement on the product (in force? does its policy allow ``use`` now?);
+5. **write** the release once (``<product>/<version>/part-0.parquet``, SHA-256 and rows) and,
+   in the **same** streaming pass over the input, every allowed view; hash masks are salted
+   per agreement with :meth:`KeyStore.mask_salt` (an HMAC of the agreement id under the
+   node's secret);
 6. **record** release, deliveries, counts, ledger entries and events in one transaction;
 7. **relay** the outbox once, so events go out at once when the broker is up. A broker that
    is down does not fail the publish: the events wait in the outbox for ``dataspace relay``.
@@ -52,7 +53,7 @@ from dataspace.controlplane.releases import Delivery, QualityFacts, Recipient, R
 from dataspace.dataplane.objects import ObjectStore, StoredObject, report_key, version_prefix
 from dataspace.dataplane.release import write_release
 from dataspace.dataplane.schema_check import check_input, load_avro_schema, read_input
-from dataspace.dataplane.views import ViewRequest, derive_views
+from dataspace.dataplane.views import ViewPass, ViewRequest
 from dataspace.errors import Conflict, InvalidInput
 from dataspace.quality.gate import QualityReport, validate
 from dataspace.store.db import Database
@@ -186,10 +187,12 @@ def _publish_reserved(  # noqa: PLR0917 (the story's state, in the order it is u
     reservations.renew(db, plan.product_id, plan.reservation)
     if not report.passed:
         return quarantine(db, keys, store, plan, given, report, now)
-    release = write_once(store, plan, given, report.statistics["rows"], progress)
-    reservations.renew(db, plan.product_id, plan.reservation)
     recipients = releases.recipients(db, keys, plan, now)
-    deliveries = derive_all(store, keys, plan, release, recipients, progress)
+    requests = view_requests(keys, recipients)
+    release, deliveries = write_with_views(
+        store, plan, given, requests, report.statistics["rows"], progress
+    )
+    reservations.renew(db, plan.product_id, plan.reservation)
     late = releases.record_publication(db, keys, plan, release, deliveries, now=now)
     return summarize(plan, release, report, recipients, deliveries, late)
 
@@ -254,52 +257,56 @@ def quarantine(  # noqa: PLR0917 (a step of the story; arguments in the order th
     )
 
 
-def write_once(
-    store: ObjectStore, plan: ReleasePlan, given: _Input, rows: int, progress: Progress
-) -> StoredObject:
-    """Write the release; an unrecorded attempt's object with other content is replaced."""
-    progress.start("upload", rows)
-    try:
-        return write_release(
-            store, plan.product_id, plan.version, given.schema, given.batches(progress)
-        )
-    except Conflict:
-        log.warning("discarding unannounced objects of %s v%s", plan.product_id, plan.version)
-        store.discard(version_prefix(plan.product_id, plan.version))
-        progress.start("upload", rows)
-        return write_release(
-            store, plan.product_id, plan.version, given.schema, given.batches(progress)
-        )
-
-
-def derive_all(  # noqa: PLR0917 (a step of the story)
-    store: ObjectStore,
-    keys: KeyStore,
-    plan: ReleasePlan,
-    release: StoredObject,
-    recipients: list[Recipient],
-    progress: Progress,
-) -> list[Delivery]:
-    """Every allowed view, in one streaming pass over the release."""
-    requests = [
+def view_requests(keys: KeyStore, recipients: list[Recipient]) -> list[ViewRequest]:
+    """The view of every recipient its policy allows one, with its agreement's mask salt."""
+    return [
         ViewRequest(r.subscriber, r.agreement_id, r.view, keys.mask_salt(r.agreement_id))
         for r in recipients
         if r.view is not None
     ]
-    if not requests:
-        return []
-    progress.start("views", None)
+
+
+def write_with_views(  # noqa: PLR0917 (a step of the story)
+    store: ObjectStore,
+    plan: ReleasePlan,
+    given: _Input,
+    requests: list[ViewRequest],
+    rows: int,
+    progress: Progress,
+) -> tuple[StoredObject, list[Delivery]]:
+    """Write the release and every view in one pass over the input; objects that an
+    unrecorded attempt left with other content are discarded and written again."""
     try:
-        views = derive_views(
-            store, release, requests, product=plan.product_id, version=plan.version
-        )
+        return _write_with_views(store, plan, given, requests, rows, progress)
     except Conflict:
-        # A crashed attempt of this (unrecorded) version left views from other inputs.
-        store.discard(version_prefix(plan.product_id, plan.version) + "views/")
-        views = derive_views(
-            store, release, requests, product=plan.product_id, version=plan.version
-        )
-    return [Delivery(view.agreement, view.subscriber, view.stored) for view in views]
+        log.warning("discarding unannounced objects of %s v%s", plan.product_id, plan.version)
+        store.discard(version_prefix(plan.product_id, plan.version))
+        return _write_with_views(store, plan, given, requests, rows, progress)
+
+
+def _write_with_views(  # noqa: PLR0917 (the step above, once)
+    store: ObjectStore,
+    plan: ReleasePlan,
+    given: _Input,
+    requests: list[ViewRequest],
+    rows: int,
+    progress: Progress,
+) -> tuple[StoredObject, list[Delivery]]:
+    progress.start("upload", rows)
+    with ViewPass(
+        store, given.schema, requests, product=plan.product_id, version=plan.version
+    ) as views:
+        batches = _teed(given.batches(progress), views)
+        release = write_release(store, plan.product_id, plan.version, given.schema, batches)
+        derived = views.finish(release)
+    return release, [Delivery(view.agreement, view.subscriber, view.stored) for view in derived]
+
+
+def _teed(batches: Iterator[pa.RecordBatch], views: ViewPass) -> Iterator[pa.RecordBatch]:
+    """The batches, each handed to the views before the release's writer takes it."""
+    for batch in batches:
+        views.add(batch)
+        yield batch
 
 
 def summarize(  # noqa: PLR0917 (a step of the story)

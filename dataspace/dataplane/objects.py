@@ -5,6 +5,8 @@ Key layout (see docs/adr/0005-release-objects-under-stable-keys.md)::
     <product>/<version>/part-0.parquet                              the release
     <product>/<version>/views/<agreement>/part-0.parquet            one subscriber's view
     <key>.manifest.json                                             written last: the commit mark
+    <product>/<version>/views/<digest>.views.json                   the commit mark of the views
+                                                                    derived together
     <product>/<version>/quality-report.json                         a quarantined release's report
 
 Every key derives from validated stable coordinates, never from the clock, so writing the same
@@ -30,6 +32,7 @@ from dataspace.ids import agreement_id, product_id, validate_slug
 log = logging.getLogger(__name__)
 
 MANIFEST_SUFFIX = ".manifest.json"
+VIEWS_MANIFEST_SUFFIX = ".views.json"
 PART = "part-0.parquet"
 
 
@@ -47,6 +50,17 @@ def report_key(product: str, version: int) -> str:
 
 def version_prefix(product: str, version: int) -> str:
     return f"{product_id(product)}/{_version(version)}/"
+
+
+def views_prefix(product: str, version: int) -> str:
+    return version_prefix(product, version) + "views/"
+
+
+def views_manifest_key(product: str, version: int, derivations: list[str]) -> str:
+    """The key of one commit mark for views derived together: named by their inputs, so the
+    same derivation lands on the same key."""
+    digest = hashlib.sha256("\n".join(sorted(derivations)).encode()).hexdigest()[:32]
+    return f"{views_prefix(product, version)}{digest}{VIEWS_MANIFEST_SUFFIX}"
 
 
 def _version(version: int) -> str:
@@ -72,14 +86,21 @@ class Manifest:
     object: StoredObject
     derivation: str = ""
 
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self.object), "derivation": self.derivation}
+
     def to_json(self) -> bytes:
-        return json.dumps({**asdict(self.object), "derivation": self.derivation}).encode()
+        return json.dumps(self.to_dict()).encode()
+
+    @classmethod
+    def from_dict(cls, fields: dict[str, Any]) -> Manifest:
+        fields = dict(fields)
+        derivation = str(fields.pop("derivation", ""))
+        return cls(StoredObject(**fields), derivation)
 
     @classmethod
     def from_json(cls, data: bytes) -> Manifest:
-        fields: dict[str, Any] = json.loads(data)
-        derivation = str(fields.pop("derivation", ""))
-        return cls(StoredObject(**fields), derivation)
+        return cls.from_dict(json.loads(data))
 
 
 class HashingSink:
@@ -271,19 +292,40 @@ class ObjectStore:
         except OSError as exc:
             raise ServiceError(f"The object store could not read {key} ({exc}).") from exc
 
-    def committed_under(self, prefix: str) -> set[str]:
-        """The keys under ``prefix`` that have a manifest: one listing instead of a read per key."""
+    def commit_together(self, key: str, manifests: list[Manifest]) -> None:
+        """Commit several objects with one PUT of ``key`` (a ``.views.json`` key): a hundred
+        views need one request to commit, not a hundred."""
+        if not key.endswith(VIEWS_MANIFEST_SUFFIX):
+            raise InvalidInput(f"A joint manifest's key must end with {VIEWS_MANIFEST_SUFFIX}.")
+        document = [manifest.to_dict() for manifest in manifests]
+        try:
+            with self._output(key) as out:
+                out.write(json.dumps(document).encode())
+        except OSError as exc:
+            raise ServiceError(f"The object store refused the manifest {key} ({exc}).") from exc
+
+    def committed_together(self, prefix: str) -> dict[str, Manifest]:
+        """Every object under ``prefix`` committed by a joint manifest, by key: one listing and
+        one read per manifest (usually one)."""
         selector = pafs.FileSelector(self.path(prefix), recursive=True, allow_not_found=True)
         try:
             infos = self.filesystem.get_file_info(selector)
         except OSError as exc:
             raise ServiceError(f"The object store could not list {prefix} ({exc}).") from exc
-        start = len(self.bucket) + 1
-        return {
-            info.path[start : -len(MANIFEST_SUFFIX)]
-            for info in infos
-            if info.is_file and info.path.endswith(MANIFEST_SUFFIX)
-        }
+        committed: dict[str, Manifest] = {}
+        for info in infos:
+            if info.is_file and info.path.endswith(VIEWS_MANIFEST_SUFFIX):
+                for item in json.loads(self._read(info.path)):
+                    manifest = Manifest.from_dict(item)
+                    committed[manifest.object.key] = manifest
+        return committed
+
+    def _read(self, path: str) -> bytes:
+        try:
+            with self.filesystem.open_input_file(path) as source:
+                return bytes(source.read())
+        except OSError as exc:
+            raise ServiceError(f"The object store could not read {path} ({exc}).") from exc
 
     def open_input(self, key: str) -> pa.NativeFile:
         # open_input_file fetches ranges: much faster on S3 than open_input_stream().read().

@@ -6,8 +6,10 @@ Guarantees of :func:`derive_views`:
   column for all subscribers (:func:`~dataspace.dataplane.slicing.partition`), then projected and
   masked per view;
 - each view is its own Parquet object under ``<product>/<version>/views/<agreement>/``, written
-  by one streaming upload with SHA-256, rows and bytes counted on the way, and committed by its
-  manifest; a subscriber without rows gets a valid, empty Parquet file;
+  by one streaming upload with SHA-256, rows and bytes counted on the way; the views derived
+  together are committed by one joint manifest (``views/<digest>.views.json``, written after
+  every view is complete: one PUT, not one per view); a subscriber without rows gets a valid,
+  empty Parquet file;
 - a view that is the whole release reuses the release object (no copy);
 - memory does not grow with the release: one decoded batch, the queued rows of all views up to
   ``memory_budget`` bytes (the largest queue is written out as a row group when it is exceeded),
@@ -27,17 +29,20 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
+from types import TracebackType
 from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dataspace.dataplane.objects import (
+    HashingSink,
     Manifest,
     ObjectStore,
     StoredObject,
-    version_prefix,
     view_key,
+    views_manifest_key,
+    views_prefix,
 )
 from dataspace.dataplane.parquet_io import (
     RowGroupBuffer,
@@ -85,12 +90,12 @@ class DerivedView:
 
 @dataclass
 class _Pending:
-    """A view being written: its plan, its key and its row-group queue."""
+    """A view being written: its request, plan and key, its upload and its row-group queue."""
 
     request: ViewRequest
     plan: ViewPlan
     key: str
-    derivation: str
+    sink: HashingSink | None = None
     buffer: RowGroupBuffer | None = None
 
 
@@ -103,51 +108,134 @@ def derive_views(
     version: int,
     memory_budget: int = MEMORY_BUDGET,
 ) -> list[DerivedView]:
-    """Derive and store the view of every request; results are in the order of ``requests``."""
+    """Derive and store the view of every request from the stored ``release``; results are in
+    the order of ``requests``."""
     with store.open_input(release.key) as source:
         schema = pq.ParquetFile(source).schema_arrow
-    done = {
-        request.agreement: DerivedView(request.subscriber, request.agreement, release, True)
-        for request in requests
-        if is_whole_release(request.spec)
-    }
-    # One listing tells which views were committed before; only those manifests are read.
-    committed = store.committed_under(version_prefix(product, version) + "views/")
-    prepared = _in_parallel(
-        lambda request: _prepare(
-            store, release, schema, request, committed, product=product, version=version
-        ),
-        [request for request in requests if request.agreement not in done],
-    )
-    todo = [item for item in prepared if isinstance(item, _Pending)]
-    done.update({item.agreement: item for item in prepared if isinstance(item, DerivedView)})
-    for view in _write_views(store, release, todo, memory_budget):
-        done[view.agreement] = view
-    return [done[request.agreement] for request in requests]
+    with ViewPass(
+        store, schema, requests, product=product, version=version, memory_budget=memory_budget
+    ) as views:
+        if views.pending:
+            for batch in _read(store, release, views.pending):
+                views.add(batch)
+        return views.finish(release)
 
 
-def _prepare(
-    store: ObjectStore,
-    release: StoredObject,
-    schema: pa.Schema,
-    request: ViewRequest,
-    committed_keys: set[str],
-    *,
-    product: str,
-    version: int,
-) -> _Pending | DerivedView:
-    plan = plan_view(schema, request.spec, request.salt, request.agreement)
-    key = view_key(product, version, request.agreement)
-    derivation = _derivation(release, request)
-    committed = store.manifest(key) if key in committed_keys else None
-    if committed is None:
-        return _Pending(request, plan, key, derivation)
+class ViewPass:
+    """The views of ``requests``, derived from the release's record batches as they go by.
+
+    ``add`` every batch of the release in order, then ``finish`` with the stored release: it
+    completes the uploads and commits them with one joint manifest. Publishing feeds the
+    batches it is writing as the release (one pass over the input); :func:`derive_views`
+    reads them back from the store. Views committed before (a retried publish) are not
+    derived again: ``finish`` reuses them if they were derived from the same release, spec
+    and salt, and raises :class:`Conflict` otherwise. A block left without ``finish``, or by
+    an exception, removes every partial view and commits nothing.
+    """
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        schema: pa.Schema,
+        requests: Sequence[ViewRequest],
+        *,
+        product: str,
+        version: int,
+        memory_budget: int = MEMORY_BUDGET,
+    ) -> None:
+        self._store, self._requests = store, list(requests)
+        self._product, self._version, self._memory_budget = product, version, memory_budget
+        self._uploads = ExitStack()
+        self._finished = False
+        self._reused: dict[str, Manifest] = {}
+        self.pending: list[_Pending] = []
+        plans = [
+            (request, plan_view(schema, request.spec, request.salt, request.agreement))
+            for request in self._requests
+            if not is_whole_release(request.spec)
+        ]
+        # One listing and (usually) one read tell which views were committed before.
+        committed = store.committed_together(views_prefix(product, version)) if plans else {}
+        for request, plan in plans:
+            key = view_key(product, version, request.agreement)
+            if key in committed:
+                self._reused[request.agreement] = committed[key]
+            else:
+                self.pending.append(_Pending(request, plan, key))
+
+    def __enter__(self) -> ViewPass:
+        for view in self.pending:
+            view.sink = self._uploads.enter_context(
+                self._store.writing(view.key, spill_bytes=SPILL_BYTES)
+            )
+            view.buffer = RowGroupBuffer(parquet_writer(view.sink, view.plan.schema))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc is None and not self._finished:
+            # Closing the uploads normally would complete objects nobody committed.
+            exc = RuntimeError("a view pass was left before finish()")
+            exc_type = type(exc)
+        self._uploads.__exit__(exc_type, exc, traceback)
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        """Give every pending view its rows of ``batch`` (writing row groups as they fill)."""
+        if self.pending:
+            _route(batch, self.pending)
+            _keep_within(self.pending, self._memory_budget)
+
+    def finish(self, release: StoredObject) -> list[DerivedView]:
+        """Complete and commit the views of ``release``; results in the order of requests."""
+        done = {
+            request.agreement: DerivedView(request.subscriber, request.agreement, release, True)
+            for request in self._requests
+            if is_whole_release(request.spec)
+        }
+        for request in self._requests:
+            committed = self._reused.get(request.agreement)
+            if committed is not None:
+                _require_same_derivation(committed, _derivation(release, request))
+                done[request.agreement] = DerivedView(
+                    request.subscriber, request.agreement, committed.object, False
+                )
+        for view in self._complete(release):
+            done[view.agreement] = view
+        self._finished = True
+        return [done[request.agreement] for request in self._requests]
+
+    def _complete(self, release: StoredObject) -> list[DerivedView]:
+        if not self.pending:
+            return []
+        rows = [_buffer(view).close() for view in self.pending]
+        sinks = [_sink(view) for view in self.pending]
+        _in_parallel(lambda sink: sink.close(), sinks)
+        manifests = [
+            Manifest(
+                StoredObject(view.key, sink.sha256, count, sink.size),
+                _derivation(release, view.request),
+            )
+            for view, sink, count in zip(self.pending, sinks, rows, strict=True)
+        ]
+        key = views_manifest_key(self._product, self._version, [m.derivation for m in manifests])
+        self._store.commit_together(key, manifests)
+        log.info("views written", extra={"release": release.key, "views": len(manifests)})
+        return [
+            DerivedView(view.request.subscriber, view.request.agreement, manifest.object, False)
+            for view, manifest in zip(self.pending, manifests, strict=True)
+        ]
+
+
+def _require_same_derivation(committed: Manifest, derivation: str) -> None:
     if committed.derivation != derivation:
         raise Conflict(
-            f"The view {key} was already written from another release or policy; "
-            "deliver the change as a new version."
+            f"The view {committed.object.key} was already written from another release or "
+            "policy; deliver the change as a new version."
         )
-    return DerivedView(request.subscriber, request.agreement, committed.object, False)
 
 
 def _derivation(release: StoredObject, request: ViewRequest) -> str:
@@ -162,38 +250,6 @@ def _derivation(release: StoredObject, request: ViewRequest) -> str:
         "salt": hashlib.sha256(b"dataspace-mask-salt:" + request.salt).hexdigest(),
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
-
-
-def _write_views(
-    store: ObjectStore, release: StoredObject, views: list[_Pending], memory_budget: int
-) -> list[DerivedView]:
-    if not views:
-        return []
-    with ExitStack() as uploads:
-        sinks = []
-        for view in views:
-            sink = uploads.enter_context(store.writing(view.key, spill_bytes=SPILL_BYTES))
-            view.buffer = RowGroupBuffer(parquet_writer(sink, view.plan.schema))
-            sinks.append(sink)
-        for batch in _read(store, release, views):
-            _route(batch, views)
-            _keep_within(views, memory_budget)
-        rows = [_buffer(view).close() for view in views]
-        _in_parallel(lambda sink: sink.close(), sinks)
-    stored = [
-        StoredObject(view.key, sink.sha256, count, sink.size)
-        for view, sink, count in zip(views, sinks, rows, strict=True)
-    ]
-    _in_parallel(
-        lambda pair: store.commit(Manifest(pair[1], pair[0].derivation)),
-        list(zip(views, stored, strict=True)),
-    )
-    derived = [
-        DerivedView(view.request.subscriber, view.request.agreement, item, False)
-        for view, item in zip(views, stored, strict=True)
-    ]
-    log.info("views written", extra={"release": release.key, "views": len(derived)})
-    return derived
 
 
 def _in_parallel(work: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
@@ -246,3 +302,9 @@ def _buffer(view: _Pending) -> RowGroupBuffer:
     if view.buffer is None:
         raise AssertionError("a view's writer is opened before any batch is routed to it")
     return view.buffer
+
+
+def _sink(view: _Pending) -> HashingSink:
+    if view.sink is None:
+        raise AssertionError("a view's upload is opened when its pass is entered")
+    return view.sink

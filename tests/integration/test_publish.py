@@ -17,6 +17,7 @@ from dataspace import demo_data
 from dataspace.adapters.kafka_publisher import KafkaPublisher
 from dataspace.config import Settings
 from dataspace.controlplane import agreements, ledger, releases
+from dataspace.dataplane import views as views_module
 from dataspace.errors import InvalidInput, NotFound, Unauthorized
 from dataspace.events.envelope import decode
 from dataspace.events.registry import event_id_for
@@ -117,6 +118,26 @@ def test_each_subscriber_receives_exactly_its_view_and_is_told_on_kafka(
         text = repr(dict(event.body))
         assert "http" not in text
         assert world.product + "/" not in text  # no object key
+
+
+def test_views_are_derived_in_the_same_pass_as_the_release_not_read_back(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def read_back(*args: object) -> None:
+        raise AssertionError("a publish read its release back from the store")
+
+    monkeypatch.setattr(views_module, "_read", read_back)
+    summary = run(world, write_input(ORDERS, tmp_path / "orders.parquet"))
+
+    store = release_store(world.settings)
+    with world.db.transaction() as session:
+        delivery = session.scalars(
+            select(DeliveryRow).where(DeliveryRow.subscriber_id == "supplier-02")
+        ).one()
+    columns = ["week", "supplier_id", "part_no", "quantity"]
+    view = read_object(store, delivery.object_key, delivery.sha256)
+    assert view.equals(own_rows("supplier-02").select(columns))
+    assert len(summary.delivered) == 2
 
 
 def test_an_input_that_does_not_match_the_schema_writes_nothing(

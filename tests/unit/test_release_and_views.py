@@ -9,17 +9,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dataspace.dataplane.objects import ObjectStore, StoredObject
+from dataspace.dataplane.objects import ObjectStore, StoredObject, views_prefix
 from dataspace.dataplane.release import write_release
 from dataspace.dataplane.slicing import filter_each, hash_values, is_whole_release, partition
 from dataspace.dataplane.views import ViewRequest, derive_views
-from dataspace.errors import Conflict, InvalidInput
+from dataspace.errors import Conflict, InvalidInput, ServiceError
 from dataspace.policy.model import Mask, ViewSpec
 from dataspace.policy.vocabulary import MaskMethod
 from tests.dataplane_data import local_store, orders
 
 PRODUCT = "purchase-orders"
 SALT = b"salt-of-agreement"
+AT_V1 = {"product": PRODUCT, "version": 1}
 
 
 @pytest.fixture
@@ -154,6 +155,53 @@ def test_rederiving_views_reuses_them_and_a_changed_policy_conflicts(store: Obje
         derive_views(
             store, stored, [request("sup-001", SLICED, salt=b"other")], product=PRODUCT, version=1
         )
+
+
+def test_views_derived_together_are_committed_by_one_manifest_and_a_later_one_adds_its_own(
+    store: ObjectStore, tmp_path: Path
+) -> None:
+    stored = release(store, orders(300))
+    first = derive_views(
+        store, stored, [request("sup-001", SLICED), request("sup-002", SLICED)], **AT_V1
+    )
+    committed = store.committed_together(views_prefix(PRODUCT, 1))
+    assert {key: m.object for key, m in committed.items()} == {
+        v.stored.key: v.stored for v in first
+    }
+    assert len(list((tmp_path / "provider").rglob("*.views.json"))) == 1
+    assert list((tmp_path / "provider").rglob("*.manifest.json")) == [
+        tmp_path / "provider" / (stored.key + ".manifest.json")
+    ]
+
+    # A subscriber added later: the two views are reused (not rewritten), the third committed
+    # by a manifest of its own.
+    written = [(tmp_path / "provider" / v.stored.key).stat().st_mtime_ns for v in first]
+    requests = [request(s, SLICED) for s in ("sup-001", "sup-002", "sup-003")]
+    again = derive_views(store, stored, requests, **AT_V1)
+    assert again[:2] == first
+    assert [(tmp_path / "provider" / v.stored.key).stat().st_mtime_ns for v in first] == written
+    assert len(list((tmp_path / "provider").rglob("*.views.json"))) == 2
+    assert store.committed_together(views_prefix(PRODUCT, 1))[again[2].stored.key].object == (
+        again[2].stored
+    )
+
+
+def test_views_whose_manifest_was_never_written_are_not_committed(
+    store: ObjectStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored = release(store, orders(300))
+
+    def refuse(key: str, manifests: list[object]) -> None:
+        raise ServiceError("the store went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "commit_together", refuse)
+        with pytest.raises(ServiceError):
+            derive_views(store, stored, [request("sup-001", SLICED)], **AT_V1)
+    assert store.committed_together(views_prefix(PRODUCT, 1)) == {}
+    # The retry writes the view again and commits it.
+    (view,) = derive_views(store, stored, [request("sup-001", SLICED)], **AT_V1)
+    assert read(store, view.stored).num_rows == view.stored.rows
 
 
 def test_a_view_naming_an_unknown_column_is_refused(store: ObjectStore) -> None:
