@@ -65,12 +65,13 @@ class LocalControlPlane:
         self._key = self._subscriber_key()
 
     def _subscriber_key(self) -> SigningKey:
-        with self._db.transaction() as session:
+        with self._db.transaction(read_only=True) as session:
             row = repository.get_participant(session, self.subscriber)
         return self._keys.signing_key(row.id, row.public_key)
 
     def public_key_of(self, participant: str) -> str:
-        with self._db.transaction() as session:
+        # A read: it must not queue behind receipts for the node's one writer turn.
+        with self._db.transaction(read_only=True) as session:
             return repository.get_participant(session, participant).public_key
 
     def grant(self, delivery_id: str) -> Grant:

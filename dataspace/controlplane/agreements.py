@@ -95,24 +95,45 @@ def require_in_force(
     now = now or utcnow()
     # Asked at every grant: decided without the write lock unless a termination is due.
     with db.transaction(read_only=True) as session:
-        due = cs.due_reason(_locked(session, agreement_id)[1], now)
-    if due is not None:
-        with db.transaction() as session:
-            row, agreement = _locked(session, agreement_id)
-            due = cs.due_reason(agreement, now)  # again, under the lock
-            if due is not None:
-                _end(session, keys, OPERATOR_ID, row, agreement, due, now)
-    # The termination is committed above; only now is the caller refused.
+        in_force = in_force_unless_due(session, agreement_id, now)
+    if in_force is not None:
+        return in_force
+    record_due_termination(db, keys, agreement_id, now)
+    # The termination is committed; only now is the caller refused.
     with db.transaction(read_only=True) as session:
+        return _require_finalized(session, *_locked(session, agreement_id), now)
+
+
+def in_force_unless_due(session: Session, agreement_id: str, now: datetime) -> AgreementView | None:
+    """:func:`require_in_force` inside the caller's (read) transaction, except that a
+    termination that is due but not yet recorded gives None: the caller then records it
+    with :func:`record_due_termination` (it needs the write lock) and asks again."""
+    row, agreement = _locked(session, agreement_id)
+    if cs.due_reason(agreement, now) is not None:
+        return None
+    return _require_finalized(session, row, agreement, now)
+
+
+def record_due_termination(db: Database, keys: KeyStore, agreement_id: str, now: datetime) -> None:
+    """End the agreement if a termination is due at ``now`` (checked again under the lock)."""
+    with db.transaction() as session:
         row, agreement = _locked(session, agreement_id)
-        if agreement.state != State.FINALIZED.value:
-            raise Conflict(
-                f"The agreement {row.id!r} has ended ({agreement.termination_reason}); "
-                "nothing more is delivered under it; request the product again."
-            )
-        require_active(session, row.consumer_id, now, "receive deliveries")
-        require_active(session, row.provider_id, now, "deliver")
-        return cs.view_of(row, agreement, now)
+        due = cs.due_reason(agreement, now)
+        if due is not None:
+            _end(session, keys, OPERATOR_ID, row, agreement, due, now)
+
+
+def _require_finalized(
+    session: Session, row: NegotiationRow, agreement: AgreementRow, now: datetime
+) -> AgreementView:
+    if agreement.state != State.FINALIZED.value:
+        raise Conflict(
+            f"The agreement {row.id!r} has ended ({agreement.termination_reason}); "
+            "nothing more is delivered under it; request the product again."
+        )
+    require_active(session, row.consumer_id, now, "receive deliveries")
+    require_active(session, row.provider_id, now, "deliver")
+    return cs.view_of(row, agreement, now)
 
 
 def record_delivery(

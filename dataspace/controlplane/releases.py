@@ -148,7 +148,7 @@ def recipients(db: Database, keys: KeyStore, plan: ReleasePlan, now: datetime) -
 
 def decide(db: Database, agreement: AgreementView, now: datetime) -> Recipient:
     """The view the agreement's policy allows its consumer at ``now`` (``use``), or why not."""
-    with db.transaction() as session:
+    with db.transaction(read_only=True) as session:
         consumer = repository.get_participant(session, agreement.consumer)
         context = Context(
             action=Action.USE,

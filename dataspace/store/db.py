@@ -181,12 +181,19 @@ def _configure_sqlite(engine: Engine, busy_timeout_s: float) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        # Neither setting can change inside a transaction, so both are set just before.
+        # Neither setting can change inside a transaction, so both are set just before; a
+        # pooled connection keeps them, so only a change is sent (connection.info lives as
+        # long as the driver's connection).
         options = connection.get_execution_options()
-        level = "NORMAL" if options.get(NOT_DURABLE) else "FULL"
-        connection.exec_driver_sql(f"PRAGMA synchronous = {level}")
         reading = bool(options.get(READ_ONLY))
-        connection.exec_driver_sql(f"PRAGMA query_only = {'ON' if reading else 'OFF'}")
+        wanted = {
+            "synchronous": "NORMAL" if options.get(NOT_DURABLE) else "FULL",
+            "query_only": "ON" if reading else "OFF",
+        }
+        for pragma, value in wanted.items():
+            if connection.info.get(pragma) != value:
+                connection.exec_driver_sql(f"PRAGMA {pragma} = {value}")
+                connection.info[pragma] = value
         connection.exec_driver_sql("BEGIN DEFERRED" if reading else "BEGIN IMMEDIATE")
 
 

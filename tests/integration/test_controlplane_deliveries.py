@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
+from consumers.control_plane import LocalControlPlane
 from dataspace.adapters.s3 import presigner
 from dataspace.api import tokens
 from dataspace.config import Settings
@@ -23,7 +24,7 @@ from dataspace.store.db import Database
 from dataspace.store.models import DeliveryRow, LedgerEntryRow, OutboxRow
 from dataspace.store.types import utcnow
 from tests.dataplane_data import local_store
-from tests.delivery_setup import Delivered, Provider, release_store
+from tests.delivery_setup import PROVIDER, Delivered, Provider, release_store
 from tests.fixtures.controlplane import Space
 from tests.helpers import wait_for
 
@@ -338,6 +339,7 @@ def test_a_grant_is_served_while_another_writer_holds_the_database(
     """A grant only reads (unless an agreement's end is due), so a long write elsewhere (a
     publish recording 100 deliveries, a settlement) does not hold subscribers up."""
     token = token_of(market, SUBSCRIBER)
+    leader = participants.show_participant(market.db, PROVIDER).public_key
     with Database(market.db.url, busy_timeout_s=0.2) as agent, market.db.transaction() as other:
         # SQLite: a write transaction holds the database's write lock from its start;
         # PostgreSQL: the delivery's row, as a receipt for it being recorded would.
@@ -351,6 +353,9 @@ def test_a_grant_is_served_while_another_writer_holds_the_database(
             token=token,
         )
         assert granted.delivery_id == delivered.delivery_id
+        # The agent's other reads: its own key, and the signer's key of each announcement.
+        control = LocalControlPlane(agent, market.keys, FakePresign(), SUBSCRIBER)
+        assert control.public_key_of(PROVIDER) == leader
         with pytest.raises(StoreBusy):  # a receipt is a write: it waits, then says so
             deliveries.receipt(
                 agent,
