@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,6 +57,7 @@ from dataspace.identity.keys import b64url_encode, verify
 from dataspace.ids import participant_id
 from dataspace.store import outbox, repository
 from dataspace.store.db import Database
+from dataspace.store.group_commit import group_commit
 from dataspace.store.models import AgreementRow, DeliveryRow, ParticipantRow, ReleaseRow
 from dataspace.store.types import utcnow
 
@@ -82,12 +84,18 @@ def grant(
     now = now or utcnow()
     if not timedelta(seconds=1) <= lifetime <= MAX_GRANT_LIFETIME:
         raise InvalidInput(f"A grant lives between 1 s and {MAX_GRANT_LIFETIME}, not {lifetime}.")
-    _authenticate(db, token, subscriber, now)
+    # One read transaction decides a grant, unless a termination is due (then it is recorded).
     with db.transaction(read_only=True) as session:
+        _authenticate(session, token, subscriber, now)
         delivery = _own_delivery(session, subscriber, delivery_id)
         view = _view(session, delivery)
         object_key = delivery.object_key
-    _require_deliverable(db, keys, view, now)
+        decided = _deliverable_unless_due(session, view, now)
+    if not decided:
+        agreements.record_due_termination(db, keys, view.agreement_id, now)
+        with db.transaction(read_only=True) as session:
+            if not _deliverable_unless_due(session, view, now):
+                raise AssertionError("a termination recorded just now is due again")
     url = presign(object_key, lifetime)
     log.info(
         "grant issued: delivery=%s subscriber=%s agreement=%s product=%s version=%s expires=%s",
@@ -132,24 +140,43 @@ def receipt(
     """Record that the subscriber landed its delivery, verified; signed with its key.
 
     ``signature`` is the subscriber's over :func:`receipt_payload`; without it the node signs
-    with the subscriber's key from its key store.
+    with the subscriber's key from its key store. Receipts arriving together are committed
+    together (:mod:`dataspace.store.group_commit`): this returns once this one is durable.
     """
-    now = now or utcnow()
-    payload = receipt_payload(delivery_id, sha256, rows, landed_at)
-    with db.transaction() as session:
-        delivery = _own_delivery(session, subscriber, delivery_id, for_update=True)
-        if delivery.state == "landed":
-            return _view(session, delivery)
-        _require_same_content(delivery, sha256, rows)
-        signer = repository.get_participant(session, subscriber)
-        if signature is None:
-            signature = keys.signing_key(signer.id, signer.public_key).sign(payload)
-        _check_receipt_signature(signer, signature, payload)
-        delivery.state, delivery.landed_at = "landed", landed_at
-        delivery.receipt_signature = b64url_encode(signature)
-        view = _view(session, delivery)
-        _record_receipt(session, keys, view, delivery.receipt_signature, now)
-        return view
+    given = _Receipt(
+        keys, subscriber, delivery_id, sha256, rows, landed_at, signature, now or utcnow()
+    )
+    return group_commit(db, _record_one).run(given)
+
+
+@dataclass(frozen=True)
+class _Receipt:
+    keys: KeyStore
+    subscriber: str
+    delivery_id: str
+    sha256: str
+    rows: int
+    landed_at: datetime
+    signature: bytes | None
+    now: datetime
+
+
+def _record_one(session: Session, given: _Receipt) -> DeliveryView:
+    delivery = _own_delivery(session, given.subscriber, given.delivery_id, for_update=True)
+    if delivery.state == "landed":
+        return _view(session, delivery)
+    _require_same_content(delivery, given.sha256, given.rows)
+    signer = repository.get_participant(session, given.subscriber)
+    payload = receipt_payload(given.delivery_id, given.sha256, given.rows, given.landed_at)
+    signature = given.signature
+    if signature is None:
+        signature = given.keys.signing_key(signer.id, signer.public_key).sign(payload)
+    _check_receipt_signature(signer, signature, payload)
+    delivery.state, delivery.landed_at = "landed", given.landed_at
+    delivery.receipt_signature = b64url_encode(signature)
+    view = _view(session, delivery)
+    _record_receipt(session, given.keys, view, delivery.receipt_signature, given.now)
+    return view
 
 
 def due_deliveries(
@@ -180,10 +207,9 @@ def due_deliveries(
 # -- internals ------------------------------------------------------------------------------
 
 
-def _authenticate(db: Database, token: str, subscriber: str, now: datetime) -> None:
+def _authenticate(session: Session, token: str, subscriber: str, now: datetime) -> None:
     def public_key_of(participant: str) -> str:
-        with db.transaction(read_only=True) as session:
-            row = session.get(ParticipantRow, participant)
+        row = session.get(ParticipantRow, participant)
         if row is None:
             raise Unauthorized("The token names a participant this data space does not know.")
         return row.public_key
@@ -241,22 +267,25 @@ def _refusal(agreement: AgreementRow, now: datetime) -> str | None:
     return agreement.termination_reason or agreement.state
 
 
-def _require_deliverable(db: Database, keys: KeyStore, view: DeliveryView, now: datetime) -> None:
+def _deliverable_unless_due(session: Session, view: DeliveryView, now: datetime) -> bool:
+    """True if the delivery may be fetched now; False if its agreement has a termination due
+    that is not recorded yet. Conflict if the agreement has ended (except when its delivery
+    count was used up: its deliveries are still served), Unauthorized if a party may not."""
     try:
-        agreements.require_in_force(db, keys, view.agreement_id, now=now)
+        return agreements.in_force_unless_due(session, view.agreement_id, now) is not None
     except Conflict as ended:
-        with db.transaction(read_only=True) as session:
-            agreement = repository.get_agreement(session, view.agreement_id)
-            reason = _refusal(agreement, now)
-            if reason is not None:
-                log.info("grant refused: delivery=%s reason=%s", view.delivery_id, reason)
-                raise Conflict(
-                    f"The agreement {view.agreement_id!r} has ended ({reason}), so the "
-                    f"delivery {view.delivery_id!r} can no longer be fetched; request the "
-                    "product again."
-                ) from ended
-            require_active(session, agreement.consumer_id, now, "receive deliveries")
-            require_active(session, agreement.provider_id, now, "deliver")
+        agreement = repository.get_agreement(session, view.agreement_id)
+        reason = _refusal(agreement, now)
+        if reason is not None:
+            log.info("grant refused: delivery=%s reason=%s", view.delivery_id, reason)
+            raise Conflict(
+                f"The agreement {view.agreement_id!r} has ended ({reason}), so the "
+                f"delivery {view.delivery_id!r} can no longer be fetched; request the "
+                "product again."
+            ) from ended
+        require_active(session, agreement.consumer_id, now, "receive deliveries")
+        require_active(session, agreement.provider_id, now, "deliver")
+        return True
 
 
 def _is_active(session: Session, participant: str, now: datetime) -> bool:
