@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pyarrow.parquet as pq
 import pytest
 
+import consumers.subscriber as subscriber_module
 from consumers.landed import LandedLog
 from consumers.offsets import InOrderOffsets
 from consumers.worker import (
@@ -192,3 +196,75 @@ def test_a_grant_that_differs_from_the_announcement_is_rejected(
     assert isinstance(outcome, Rejected)
     assert outcome.reason.value == "checksum_mismatch"
     assert control.receipts == []
+
+
+class _Message:
+    """A consumed announcement: only its coordinates and key matter to the polling loop."""
+
+    def __init__(self, offset: int, key: str) -> None:
+        self._offset, self._key = offset, key.encode()
+
+    def topic(self) -> str:
+        return "announced"
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return self._offset
+
+    def key(self) -> bytes:
+        return self._key
+
+
+class _Committing:
+    def __init__(self) -> None:
+        self.commits: list[list[tuple[str, int, int]]] = []
+
+    def commit(self, positions: list[tuple[str, int, int]]) -> None:
+        self.commits.append(list(positions))
+
+
+class _DonePool:
+    def submit(self, work: object, message: object) -> Future[object]:
+        done: Future[object] = Future()
+        done.set_result(Duplicate("dlv-own"))
+        return done
+
+
+def test_skipped_messages_are_committed_at_most_once_a_second_own_ones_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [100.0]
+    monkeypatch.setattr(subscriber_module.time, "monotonic", lambda: now[0])
+    loop = subscriber_module._Loop(
+        None,  # type: ignore[arg-type] (the loop's settings are read only by run())
+        "group",
+        SimpleNamespace(handle=None),  # type: ignore[arg-type] (the pool does the work)
+        _DonePool(),  # type: ignore[arg-type]
+        subscriber_module.SubscribeSummary("sup-001"),
+        subscriber_module.SubscribeOptions(),
+        threading.Event(),
+    )
+    consumer = _Committing()
+
+    def poll_round(message: _Message | None = None) -> None:
+        if message is not None:
+            loop._take(message)  # type: ignore[arg-type]
+        loop._collect()
+        loop._commit(consumer)  # type: ignore[arg-type]
+
+    for offset in range(3):
+        poll_round(_Message(offset, "sup-002"))  # another subscriber's: skipped
+    assert consumer.commits == []
+    now[0] += subscriber_module.SKIPPED_COMMIT_SECONDS
+    poll_round()
+    assert consumer.commits == [[("announced", 0, 3)]]
+
+    poll_round(_Message(3, "sup-002"))
+    poll_round(_Message(4, "sup-001"))  # its own: committed as soon as it finished
+    assert consumer.commits[-1] == [("announced", 0, 5)]
+    poll_round(_Message(5, "sup-003"))
+    assert len(consumer.commits) == 2
+    loop._drain(consumer)  # type: ignore[arg-type]
+    assert consumer.commits[-1] == [("announced", 0, 6)]
