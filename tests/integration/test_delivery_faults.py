@@ -143,7 +143,7 @@ def test_a_broker_killed_during_publish_loses_nothing_after_relay(
     chain: Chain, broker: Broker
 ) -> None:
     suppliers = list(chain.agreements)
-    killer = KillAt(broker, "views")
+    killer = KillAt(broker, "upload")  # mid-way: the release and its views are being written
 
     summary = chain.publish(chain.orders(0), "week-0", progress=killer)
 
