@@ -261,8 +261,9 @@ class _Loop:
     def _consume(self, consumer: GroupConsumer) -> None:
         waiting_since = time.monotonic()
         while not self._finished(consumer, waiting_since):
-            message = consumer.poll(POLL_SECONDS)
-            if message is not None:
+            # As many as may be started now: a batch never takes more than max_in_flight.
+            room = max(1, self._options.max_in_flight - len(self._jobs))
+            for message in consumer.poll_many(POLL_SECONDS, room):
                 self._take(message)
             self._collect()
             self._commit(consumer)

@@ -91,19 +91,25 @@ class GroupConsumer:
         self.assigned.set()
 
     def poll(self, timeout: float) -> Received | None:
-        message = self._consumer.poll(timeout)
-        if message is None:
-            return None
-        error = message.error()
-        if error is None:
-            return Received.of(message)
-        if error.fatal():
-            raise ServiceError(
-                f"The Kafka consumer at {self._servers} failed: {error.str()}; restart the agent."
-            )
-        if error.code() != KafkaError._PARTITION_EOF:
-            log.warning("Kafka consumer error (retried by the client): %s", error.str())
-        return None
+        received = self.poll_many(timeout, 1)
+        return received[0] if received else None
+
+    def poll_many(self, timeout: float, limit: int) -> list[Received]:
+        """Up to ``limit`` messages, waiting at most ``timeout`` for the first; one call into
+        the client for what a fetch brought (an agent passes over most announcements)."""
+        received = []
+        for message in self._consumer.consume(num_messages=limit, timeout=timeout):
+            error = message.error()
+            if error is None:
+                received.append(Received.of(message))
+            elif error.fatal():
+                raise ServiceError(
+                    f"The Kafka consumer at {self._servers} failed: {error.str()}; "
+                    "restart the agent."
+                )
+            elif error.code() != KafkaError._PARTITION_EOF:
+                log.warning("Kafka consumer error (retried by the client): %s", error.str())
+        return received
 
     def commit(self, positions: Sequence[tuple[str, int, int]]) -> None:
         """Store ``(topic, partition, next offset)`` for the group; ServiceError if refused."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from dataspace.adapters.kafka import ensure_topics
+from dataspace.adapters.kafka_consumer import GroupConsumer
 from dataspace.config import Settings
 
 pytestmark = pytest.mark.integration
@@ -64,3 +67,21 @@ def test_ensure_topics_is_idempotent(stack_settings: Settings, unique: str) -> N
 
     metadata = AdminClient(stack_settings.kafka_producer_config()).list_topics(timeout=10)
     assert topic in metadata.topics
+
+
+def test_the_group_consumer_takes_what_a_fetch_brought_up_to_a_limit(
+    stack_settings: Settings, unique: str
+) -> None:
+    topic = f"test.kafka.{unique}.v1"
+    ensure_topics(stack_settings, [topic])
+    produce(stack_settings, topic, [f"m{n}".encode() for n in range(5)])
+
+    received: list[bytes | None] = []
+    with GroupConsumer(stack_settings, f"group-{unique}", [topic]) as consumer:
+        deadline = time.monotonic() + 60
+        while len(received) < 5 and time.monotonic() < deadline:
+            batch = consumer.poll_many(1, limit=2)
+            assert len(batch) <= 2, "a call never returns more than its limit"
+            received.extend(message.value() for message in batch)
+        assert consumer.poll_many(0.2, limit=2) == []
+    assert received == [f"m{n}".encode() for n in range(5)]
