@@ -276,30 +276,23 @@ def write_with_views(  # noqa: PLR0917 (a step of the story)
 ) -> tuple[StoredObject, list[Delivery]]:
     """Write the release and every view in one pass over the input; objects that an
     unrecorded attempt left with other content are discarded and written again."""
+
+    def one_pass() -> tuple[StoredObject, list[Delivery]]:
+        progress.start("upload", rows)
+        with ViewPass(
+            store, given.schema, requests, product=plan.product_id, version=plan.version
+        ) as views:
+            batches = _teed(given.batches(progress), views)
+            release = write_release(store, plan.product_id, plan.version, given.schema, batches)
+            derived = views.finish(release)
+        return release, [Delivery(view.agreement, view.subscriber, view.stored) for view in derived]
+
     try:
-        return _write_with_views(store, plan, given, requests, rows, progress)
+        return one_pass()
     except Conflict:
         log.warning("discarding unannounced objects of %s v%s", plan.product_id, plan.version)
         store.discard(version_prefix(plan.product_id, plan.version))
-        return _write_with_views(store, plan, given, requests, rows, progress)
-
-
-def _write_with_views(  # noqa: PLR0917 (the step above, once)
-    store: ObjectStore,
-    plan: ReleasePlan,
-    given: _Input,
-    requests: list[ViewRequest],
-    rows: int,
-    progress: Progress,
-) -> tuple[StoredObject, list[Delivery]]:
-    progress.start("upload", rows)
-    with ViewPass(
-        store, given.schema, requests, product=plan.product_id, version=plan.version
-    ) as views:
-        batches = _teed(given.batches(progress), views)
-        release = write_release(store, plan.product_id, plan.version, given.schema, batches)
-        derived = views.finish(release)
-    return release, [Delivery(view.agreement, view.subscriber, view.stored) for view in derived]
+        return one_pass()
 
 
 def _teed(batches: Iterator[pa.RecordBatch], views: ViewPass) -> Iterator[pa.RecordBatch]:
