@@ -164,11 +164,15 @@ class ViewPass:
                 self.pending.append(_Pending(request, plan, key))
 
     def __enter__(self) -> ViewPass:
-        for view in self.pending:
-            view.sink = self._uploads.enter_context(
-                self._store.writing(view.key, spill_bytes=SPILL_BYTES)
-            )
-            view.buffer = RowGroupBuffer(parquet_writer(view.sink, view.plan.schema))
+        try:
+            for view in self.pending:
+                view.sink = self._uploads.enter_context(
+                    self._store.writing(view.key, spill_bytes=SPILL_BYTES)
+                )
+                view.buffer = RowGroupBuffer(parquet_writer(view.sink, view.plan.schema))
+        except BaseException as failed:  # the uploads opened so far are removed, then re-raised
+            self._uploads.__exit__(type(failed), failed, failed.__traceback__)
+            raise
         return self
 
     def __exit__(
