@@ -12,8 +12,9 @@ Guarantees of :meth:`GroupCommit.run`:
 - it returns only after the transaction holding its item has committed, and the commit is as
   durable as any other: one fsync covers the whole batch;
 - each item runs in its own SAVEPOINT. An item whose step raises a
-  :class:`~dataspace.errors.DataspaceError` has only its own writes rolled back; its caller
-  gets that error and the others commit;
+  :class:`~dataspace.errors.DataspaceError`, or whose statement the database refuses (a
+  constraint: translated as :mod:`dataspace.store.failures` does), has only its own writes
+  rolled back; its caller gets that error and the others commit;
 - if the transaction itself fails (StoreBusy, a lost connection, a bug in a step), every
   caller whose item was in it gets that error, and nothing of the batch is written;
 - items are taken in arrival order, at most ``max_items`` to a transaction.
@@ -26,10 +27,12 @@ import weakref
 from collections.abc import Callable
 from typing import Generic, TypeVar, cast
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from dataspace.errors import DataspaceError
 from dataspace.store.db import Database
+from dataspace.store.failures import translate
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -93,6 +96,8 @@ class GroupCommit(Generic[T, R]):
                 return self._step(session, item), None
         except DataspaceError as refused:
             return None, refused
+        except DBAPIError as failed:  # this item's statement; its savepoint is rolled back
+            return None, translate(failed)
 
 
 _GROUPS: weakref.WeakKeyDictionary[Database, dict[object, GroupCommit]] = (  # type: ignore[type-arg]

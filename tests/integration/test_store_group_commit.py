@@ -38,6 +38,8 @@ def register(gate: Gate) -> Callable[[Session, str], str]:
             raise Conflict("this one is refused")
         if name == "bug":
             raise RuntimeError("a bug in a step")
+        if name == "first again":  # the database refuses it: the id is taken
+            name = "first"
         session.add(participant(name, uscc=f"91320000{zlib.crc32(name.encode()) % 10**9:09d}X"))
         session.flush()
         return f"registered {name}"
@@ -87,6 +89,19 @@ def test_a_refused_item_fails_alone_and_the_rest_of_its_batch_commits(db: Databa
     )
     with pytest.raises(Conflict, match="this one is refused"):
         refused.result()
+    assert stored(db) == {"first", "a", "b"}
+
+
+def test_an_item_the_database_refuses_fails_alone(db: Database) -> None:
+    _, first, (before, duplicate, after) = queued_behind_first(db, ["a", "first again", "b"])
+
+    assert (first.result(), before.result(), after.result()) == (
+        "registered first",
+        "registered a",
+        "registered b",
+    )
+    with pytest.raises(Conflict):
+        duplicate.result()
     assert stored(db) == {"first", "a", "b"}
 
 
