@@ -2,8 +2,9 @@
 
 Guarantees: offsets are never committed automatically; :meth:`GroupConsumer.commit` commits
 exactly the positions given and returns only once the broker stored them (or raises
-ServiceError); :meth:`GroupConsumer.poll` returns a message or None and turns a fatal client
-error into ServiceError (other client errors are logged and retried by librdkafka).
+ServiceError); :meth:`GroupConsumer.poll_many` returns the messages at hand (maybe none) and
+turns a fatal client error into ServiceError (other client errors are logged and retried by
+librdkafka).
 Pausing keeps the member in its group while it polls without fetching, so a busy agent does
 not exceed ``max.poll.interval.ms``. Not thread-safe: one thread polls, commits and closes.
 """
@@ -89,10 +90,6 @@ class GroupConsumer:
     def _on_assign(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
         log.info("assigned %s", [(p.topic, p.partition) for p in partitions])
         self.assigned.set()
-
-    def poll(self, timeout: float) -> Received | None:
-        received = self.poll_many(timeout, 1)
-        return received[0] if received else None
 
     def poll_many(self, timeout: float, limit: int) -> list[Received]:
         """Up to ``limit`` messages, waiting at most ``timeout`` for the first; one call into
