@@ -111,14 +111,19 @@ def derive_views(
     """Derive and store the view of every request from the stored ``release``; results are in
     the order of ``requests``."""
     with store.open_input(release.key) as source:
-        schema = pq.ParquetFile(source).schema_arrow
-    with ViewPass(
-        store, schema, requests, product=product, version=version, memory_budget=memory_budget
-    ) as views:
-        if views.pending:
-            for batch in _read(store, release, views.pending):
-                views.add(batch)
-        return views.finish(release)
+        parquet = open_parquet(source)  # its footer is read once, for the schema and the reads
+        with ViewPass(
+            store,
+            parquet.schema_arrow,
+            requests,
+            product=product,
+            version=version,
+            memory_budget=memory_budget,
+        ) as views:
+            if views.pending:
+                for batch in _read(parquet, views.pending):
+                    views.add(batch)
+            return views.finish(release)
 
 
 class ViewPass:
@@ -263,18 +268,15 @@ def _in_parallel(work: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
         return list(pool.map(work, items))
 
 
-def _read(
-    store: ObjectStore, release: StoredObject, views: list[_Pending]
-) -> Iterator[pa.RecordBatch]:
+def _read(parquet: pq.ParquetFile, views: list[_Pending]) -> Iterator[pa.RecordBatch]:
+    """The stored release's batches, with only the columns some view needs."""
     needed: set[str] = set()
     for view in views:
         needed.update(view.plan.source_columns)
         if view.plan.spec.row_filter_column is not None:
             needed.add(view.plan.spec.row_filter_column)
-    with store.open_input(release.key) as source:
-        parquet = open_parquet(source)
-        columns = [name for name in parquet.schema_arrow.names if name in needed]
-        yield from read_batches(parquet, batch_rows=READ_BATCH_ROWS, columns=columns)
+    columns = [name for name in parquet.schema_arrow.names if name in needed]
+    yield from read_batches(parquet, batch_rows=READ_BATCH_ROWS, columns=columns)
 
 
 def _route(batch: pa.RecordBatch, views: list[_Pending]) -> None:
