@@ -243,12 +243,16 @@ class ObjectStore:
 
     def put(self, key: str, data: bytes) -> StoredObject:
         """Write a small object with one PUT (overwriting ``key``); its checksums."""
+        self._write(key, data, refused=key)
+        return StoredObject(key, hashlib.sha256(data).hexdigest(), 0, len(data))
+
+    def _write(self, key: str, data: bytes, *, refused: str) -> None:
+        """One PUT of ``data``; a failure names ``refused`` (what was being written)."""
         try:
             with self._output(key) as out:
                 out.write(data)
         except OSError as exc:
-            raise ServiceError(f"The object store refused {key} ({exc}).") from exc
-        return StoredObject(key, hashlib.sha256(data).hexdigest(), 0, len(data))
+            raise ServiceError(f"The object store refused {refused} ({exc}).") from exc
 
     def discard(self, prefix: str) -> None:
         """Delete every object under ``prefix`` (ending in ``/``); nothing there is fine.
@@ -274,35 +278,21 @@ class ObjectStore:
             log.warning("could not delete %s: %s", key, exc)
 
     def commit(self, manifest: Manifest) -> None:
-        try:
-            with self._output(manifest.object.key + MANIFEST_SUFFIX) as out:
-                out.write(manifest.to_json())
-        except OSError as exc:
-            raise ServiceError(
-                f"The object store refused the manifest of {manifest.object.key} ({exc})."
-            ) from exc
+        key = manifest.object.key
+        self._write(key + MANIFEST_SUFFIX, manifest.to_json(), refused=f"the manifest of {key}")
 
     def manifest(self, key: str) -> Manifest | None:
         """The manifest of ``key`` when the object was committed, else None."""
-        try:
-            with self.filesystem.open_input_file(self.path(key + MANIFEST_SUFFIX)) as source:
-                return Manifest.from_json(source.read())
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise ServiceError(f"The object store could not read {key} ({exc}).") from exc
+        data = self._read(key + MANIFEST_SUFFIX, naming=key)
+        return None if data is None else Manifest.from_json(data)
 
     def commit_together(self, key: str, manifests: list[Manifest]) -> None:
         """Commit several objects with one PUT of ``key`` (a ``.views.json`` key): a hundred
         views need one request to commit, not a hundred."""
         if not key.endswith(VIEWS_MANIFEST_SUFFIX):
             raise InvalidInput(f"A joint manifest's key must end with {VIEWS_MANIFEST_SUFFIX}.")
-        document = [manifest.to_dict() for manifest in manifests]
-        try:
-            with self._output(key) as out:
-                out.write(json.dumps(document).encode())
-        except OSError as exc:
-            raise ServiceError(f"The object store refused the manifest {key} ({exc}).") from exc
+        document = json.dumps([manifest.to_dict() for manifest in manifests]).encode()
+        self._write(key, document, refused=f"the manifest {key}")
 
     def committed_together(self, prefix: str) -> dict[str, Manifest]:
         """Every object under ``prefix`` committed by a joint manifest, by key: one listing and
@@ -312,20 +302,31 @@ class ObjectStore:
             infos = self.filesystem.get_file_info(selector)
         except OSError as exc:
             raise ServiceError(f"The object store could not list {prefix} ({exc}).") from exc
+        start = len(self.bucket) + 1
         committed: dict[str, Manifest] = {}
         for info in infos:
             if info.is_file and info.path.endswith(VIEWS_MANIFEST_SUFFIX):
-                for item in json.loads(self._read(info.path)):
+                key = info.path[start:]
+                data = self._read(key, naming=key)
+                if data is None:
+                    raise ServiceError(
+                        f"The object store could not read {key} (it went meanwhile)."
+                    )
+                for item in json.loads(data):
                     manifest = Manifest.from_dict(item)
                     committed[manifest.object.key] = manifest
         return committed
 
-    def _read(self, path: str) -> bytes:
+    def _read(self, key: str, *, naming: str) -> bytes | None:
+        """A small object's bytes, or None if it is not there; any other failure is a
+        ServiceError naming ``naming``."""
         try:
-            with self.filesystem.open_input_file(path) as source:
+            with self.filesystem.open_input_file(self.path(key)) as source:
                 return bytes(source.read())
+        except FileNotFoundError:
+            return None
         except OSError as exc:
-            raise ServiceError(f"The object store could not read {path} ({exc}).") from exc
+            raise ServiceError(f"The object store could not read {naming} ({exc}).") from exc
 
     def open_input(self, key: str) -> pa.NativeFile:
         # open_input_file fetches ranges: much faster on S3 than open_input_stream().read().
