@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +17,7 @@ from dataspace.api import tokens
 from dataspace.config import Settings
 from dataspace.controlplane import agreements, deliveries, ledger, participants
 from dataspace.controlplane.deliveries import receipt_payload
+from dataspace.controlplane.views import DeliveryView
 from dataspace.errors import Conflict, InvalidInput, StoreBusy, Unauthorized
 from dataspace.events.envelope import decode
 from dataspace.identity.keys import SigningKey
@@ -68,6 +69,21 @@ def ask(space: Space, delivered: Delivered, presign: FakePresign, **kwargs: obje
         **kwargs,
     }
     return deliveries.grant(space.db, space.keys, presign, **arguments)  # type: ignore[arg-type]
+
+
+def receive(
+    db: Database,
+    space: Space,
+    delivered: Delivered,
+    landed_at: datetime | None = None,
+    **extra: object,
+) -> DeliveryView:
+    """SUBSCRIBER's receipt for ``delivered``, naming what was delivered (as its agent does)."""
+    return deliveries.receipt(
+        db, space.keys, subscriber=SUBSCRIBER, delivery_id=delivered.delivery_id,
+        sha256=delivered.stored.sha256, rows=delivered.stored.rows,
+        landed_at=landed_at or utcnow(), **extra,  # type: ignore[arg-type]
+    )  # fmt: skip
 
 
 def test_a_grant_is_a_url_for_the_delivered_object_valid_for_minutes(
@@ -186,25 +202,9 @@ def test_a_receipt_lands_the_delivery_with_a_ledger_entry_and_an_event(
     market: Space, delivered: Delivered
 ) -> None:
     landed_at = utcnow()
-    view = deliveries.receipt(
-        market.db,
-        market.keys,
-        subscriber=SUBSCRIBER,
-        delivery_id=delivered.delivery_id,
-        sha256=delivered.stored.sha256,
-        rows=delivered.stored.rows,
-        landed_at=landed_at,
-    )
+    view = receive(market.db, market, delivered, landed_at)
     after = market.counts()
-    again = deliveries.receipt(
-        market.db,
-        market.keys,
-        subscriber=SUBSCRIBER,
-        delivery_id=delivered.delivery_id,
-        sha256=delivered.stored.sha256,
-        rows=delivered.stored.rows,
-        landed_at=utcnow(),
-    )
+    again = receive(market.db, market, delivered)
 
     assert (view.state, view.landed_at) == ("landed", landed_at)
     assert again == view
@@ -264,16 +264,7 @@ def test_a_remote_subscribers_receipt_is_sealed_by_the_operator(
         delivered.delivery_id, delivered.stored.sha256, delivered.stored.rows, landed_at
     )
 
-    deliveries.receipt(
-        market.db,
-        market.keys,
-        subscriber=SUBSCRIBER,
-        delivery_id=delivered.delivery_id,
-        sha256=delivered.stored.sha256,
-        rows=delivered.stored.rows,
-        landed_at=landed_at,
-        signature=key.sign(payload),
-    )
+    receive(market.db, market, delivered, landed_at, signature=key.sign(payload))
 
     assert market.actions()[-1] == "delivery.received"
     assert ledger.latest(market.db, 1)[0].actor == "operator"
@@ -289,15 +280,7 @@ def test_due_deliveries_are_the_announced_ones_under_agreements_that_serve_them(
     revoked = provider.publish(provider.agreement(SUBSCRIBER), 3, send=False)
     provider.publish(provider.agreement("supplier-02"), 1, send=False)
     agreements.revoke(market.db, market.keys, actor="xcmg", agreement_id=revoked.agreement_id)
-    deliveries.receipt(
-        market.db,
-        market.keys,
-        subscriber=SUBSCRIBER,
-        delivery_id=first.delivery_id,
-        sha256=first.stored.sha256,
-        rows=first.stored.rows,
-        landed_at=utcnow(),
-    )
+    receive(market.db, market, first)
 
     due = deliveries.due_deliveries(market.db, subscriber=SUBSCRIBER)
 
@@ -357,12 +340,4 @@ def test_a_grant_is_served_while_another_writer_holds_the_database(
         control = LocalControlPlane(agent, market.keys, FakePresign(), SUBSCRIBER)
         assert control.public_key_of(PROVIDER) == leader
         with pytest.raises(StoreBusy):  # a receipt is a write: it waits, then says so
-            deliveries.receipt(
-                agent,
-                market.keys,
-                subscriber=SUBSCRIBER,
-                delivery_id=delivered.delivery_id,
-                sha256=delivered.stored.sha256,
-                rows=delivered.stored.rows,
-                landed_at=utcnow(),
-            )
+            receive(agent, market, delivered)
