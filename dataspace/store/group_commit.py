@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -100,7 +100,7 @@ class GroupCommit(Generic[T, R]):
             return None, translate(failed)
 
 
-_GROUPS: weakref.WeakKeyDictionary[Database, dict[object, GroupCommit]] = (  # type: ignore[type-arg]
+_GROUPS: weakref.WeakKeyDictionary[Database, dict[object, GroupCommit[Any, Any]]] = (
     weakref.WeakKeyDictionary()
 )
 _GROUPS_LOCK = threading.Lock()
