@@ -61,7 +61,12 @@ from dataspace.events.registry import default_registry
 
 log = logging.getLogger(__name__)
 
+# How long one poll waits for an announcement. A message ends the wait at once, so this only
+# sets how soon the loop notices a finished delivery (while some are in hand), a stop, or
+# the end of ``once``'s idle time. An agent with nothing in hand waits long: a hundred idle
+# agents on one host would otherwise wake a thousand times a second between them.
 POLL_SECONDS = 0.1
+IDLE_POLL_SECONDS = 1.0
 # Every agent reads every announcement (one group per subscriber) and skips the others'.
 # Skipping moves the committable offset, but committing it at once would cost a round trip
 # to the broker per skipped message (10,000 for 100 agents and 100 deliveries); it waits
@@ -263,7 +268,7 @@ class _Loop:
         while not self._finished(consumer, waiting_since):
             # As many as may be started now: a batch never takes more than max_in_flight.
             room = max(1, self._options.max_in_flight - len(self._jobs))
-            for message in consumer.poll_many(POLL_SECONDS, room):
+            for message in consumer.poll_many(self._poll_seconds(), room):
                 self._take(message)
             self._collect()
             self._commit(consumer)
@@ -283,6 +288,14 @@ class _Loop:
             return False
         idle = time.monotonic() - self._last_activity
         return self._options.once and not self._jobs and idle >= self._options.idle_seconds
+
+    def _poll_seconds(self) -> float:
+        if self._jobs:
+            return POLL_SECONDS
+        if self._options.once:
+            idle_left = self._options.idle_seconds - (time.monotonic() - self._last_activity)
+            return min(IDLE_POLL_SECONDS, max(POLL_SECONDS, idle_left))
+        return IDLE_POLL_SECONDS
 
     def _take(self, message: Received) -> None:
         self._last_activity = time.monotonic()
@@ -312,10 +325,10 @@ class _Loop:
         waited = time.monotonic() - self._last_commit >= SKIPPED_COMMIT_SECONDS
         if not (at_once or self._own_finished or waited):
             return
+        self._last_commit, self._own_finished = time.monotonic(), False
         positions = self._offsets.committable()
         if not positions:
             return
-        self._last_commit, self._own_finished = time.monotonic(), False
         try:
             consumer.commit(positions)
         except ServiceError as exc:

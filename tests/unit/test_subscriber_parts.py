@@ -268,3 +268,38 @@ def test_skipped_messages_are_committed_at_most_once_a_second_own_ones_at_once(
     assert len(consumer.commits) == 2
     loop._drain(consumer)  # type: ignore[arg-type]
     assert consumer.commits[-1] == [("announced", 0, 6)]
+
+
+class _PendingPool:
+    def submit(self, work: object, message: object) -> Future[object]:
+        return Future()  # a delivery still in hand
+
+
+def test_an_agent_with_nothing_in_hand_polls_seldom_one_with_work_often(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [100.0]
+    monkeypatch.setattr(subscriber_module.time, "monotonic", lambda: now[0])
+
+    def loop_with(options: subscriber_module.SubscribeOptions) -> subscriber_module._Loop:
+        return subscriber_module._Loop(
+            None,  # type: ignore[arg-type]
+            "group",
+            SimpleNamespace(handle=None),  # type: ignore[arg-type]
+            _PendingPool(),  # type: ignore[arg-type]
+            subscriber_module.SubscribeSummary("sup-001"),
+            options,
+            threading.Event(),
+        )
+
+    idle = loop_with(subscriber_module.SubscribeOptions())
+    assert idle._poll_seconds() == subscriber_module.IDLE_POLL_SECONDS
+    idle._take(_Message(0, "sup-001"))  # type: ignore[arg-type]
+    assert idle._poll_seconds() == subscriber_module.POLL_SECONDS
+
+    once = loop_with(subscriber_module.SubscribeOptions(once=True, idle_seconds=1.5))
+    assert once._poll_seconds() == subscriber_module.IDLE_POLL_SECONDS
+    now[0] += 1.2  # 0.3 s of idle time left: the poll ends with it
+    assert once._poll_seconds() == pytest.approx(0.3)
+    now[0] += 1.0
+    assert once._poll_seconds() == subscriber_module.POLL_SECONDS
