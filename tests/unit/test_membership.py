@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dataspace.errors import InvalidInput, Unauthorized
+from dataspace.identity import membership
 from dataspace.identity.keys import SigningKey
 from dataspace.identity.membership import (
     Registration,
@@ -95,6 +96,33 @@ def test_any_change_to_the_credential_breaks_it(change):
     credential = replace(_credential(), **change)
     with pytest.raises(Unauthorized, match="not signed by the operator"):
         verify_membership(credential, OPERATOR.public_key_b64, ISSUED)
+
+
+def test_a_verified_signature_is_remembered_but_the_window_and_every_field_still_count(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    checked = []
+    real_verify = membership.verify_signature
+    monkeypatch.setattr(
+        membership, "verify_signature", lambda *args: checked.append(args) or real_verify(*args)
+    )
+    credential = _credential(_registration(participant_id="supplier-remembered"))
+    for _ in range(3):
+        verify_membership(credential, OPERATOR.public_key_b64, ISSUED)
+    assert len(checked) == 1  # a grant, a decision and a receipt pay for one Ed25519 check
+    with pytest.raises(Unauthorized, match="not valid at"):
+        verify_membership(credential, OPERATOR.public_key_b64, UNTIL)
+    with pytest.raises(Unauthorized, match="not signed by the operator"):
+        verify_membership(
+            replace(credential, operator="someone-else"), OPERATOR.public_key_b64, ISSUED
+        )
+    with pytest.raises(Unauthorized, match="not signed by the operator"):
+        verify_membership(credential, PARTICIPANT.public_key_b64, ISSUED)
+    forged = replace(credential, signature=_credential().signature)
+    for _ in range(2):  # a failure is not remembered: it is checked, and refused, again
+        with pytest.raises(Unauthorized, match="not signed by the operator"):
+            verify_membership(forged, OPERATOR.public_key_b64, ISSUED)
+    assert len(checked) == 5
 
 
 def test_payload_order_of_roles_and_chains_does_not_matter():
