@@ -101,14 +101,14 @@ def require_in_force(
     record_due_termination(db, keys, agreement_id, now)
     # The termination is committed; only now is the caller refused.
     with db.transaction(read_only=True) as session:
-        return _require_finalized(session, *_locked(session, agreement_id), now)
+        return _require_finalized(session, *_read(session, agreement_id), now)
 
 
 def in_force_unless_due(session: Session, agreement_id: str, now: datetime) -> AgreementView | None:
     """:func:`require_in_force` inside the caller's (read) transaction, except that a
     termination that is due but not yet recorded gives None: the caller then records it
     with :func:`record_due_termination` (it needs the write lock) and asks again."""
-    row, agreement = _locked(session, agreement_id)
+    row, agreement = _read(session, agreement_id)
     if cs.due_reason(agreement, now) is not None:
         return None
     return _require_finalized(session, row, agreement, now)
@@ -230,6 +230,13 @@ def terminate_due(db: Database, keys: KeyStore, *, now: datetime | None = None) 
 
 
 # -- internals ------------------------------------------------------------------------------
+
+
+def _read(session: Session, agreement_id: str) -> tuple[NegotiationRow, AgreementRow]:
+    """For a read transaction: no row locks, and rows this session already holds are not
+    selected again."""
+    agreement = repository.get_agreement(session, agreement_id)
+    return repository.get_negotiation(session, agreement.id), agreement
 
 
 def _locked(session: Session, agreement_id: str) -> tuple[NegotiationRow, AgreementRow]:
