@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from consumers.control_plane import LocalControlPlane
 from dataspace.adapters.s3 import presigner
@@ -112,6 +112,30 @@ def test_a_grant_is_a_url_for_the_delivered_object_valid_for_minutes(
     assert timedelta(minutes=4) < granted.expires_at - utcnow() <= timedelta(minutes=5)
     assert "url" not in repr(granted)
     assert market.counts() == before  # a grant is a read: no ledger entry, no event
+
+
+def test_a_grant_reads_its_rows_in_a_few_statements(market: Space, delivered: Delivered) -> None:
+    """Asked for by every subscriber of every release: its rows are selected together."""
+    token = token_of(market, SUBSCRIBER)
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    event.listen(market.db.engine, "before_cursor_execute", count)
+    try:
+        deliveries.grant(
+            market.db,
+            market.keys,
+            FakePresign(),
+            subscriber=SUBSCRIBER,
+            delivery_id=delivered.delivery_id,
+            token=token,
+        )
+    finally:
+        event.remove(market.db.engine, "before_cursor_execute", count)
+    assert len(statements) == 2, statements  # the delivery's rows joined, then its parties
 
 
 def test_a_grant_lives_at_most_fifteen_minutes(market: Space, delivered: Delivered) -> None:
