@@ -170,6 +170,14 @@ class _Receipt:
 
 def _record_one(session: Session, given: _Receipt) -> DeliveryView:
     delivery = _own_delivery(session, given.subscriber, given.delivery_id, for_update=True)
+    _held = session.execute(  # one SELECT for what _view and the signer check get (kept)
+        select(ReleaseRow, AgreementRow, ParticipantRow)
+        .select_from(DeliveryRow)
+        .join(ReleaseRow, ReleaseRow.id == DeliveryRow.release_id)
+        .join(AgreementRow, AgreementRow.id == DeliveryRow.agreement_id)
+        .join(ParticipantRow, ParticipantRow.id == DeliveryRow.subscriber_id)
+        .where(DeliveryRow.id == delivery.id)
+    ).first()
     if delivery.state == "landed":
         return _view(session, delivery)
     _require_same_content(delivery, given.sha256, given.rows)

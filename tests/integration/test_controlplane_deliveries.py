@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -114,17 +116,26 @@ def test_a_grant_is_a_url_for_the_delivered_object_valid_for_minutes(
     assert market.counts() == before  # a grant is a read: no ledger entry, no event
 
 
-def test_a_grant_reads_its_rows_in_a_few_statements(market: Space, delivered: Delivered) -> None:
-    """Asked for by every subscriber of every release: its rows are selected together."""
-    token = token_of(market, SUBSCRIBER)
-    statements: list[str] = []
+@contextmanager
+def selects(db: Database) -> Iterator[list[str]]:
+    """The SELECT statements sent to ``db`` inside the block."""
+    sent: list[str] = []
 
     def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
         if statement.lstrip().upper().startswith("SELECT"):
-            statements.append(statement)
+            sent.append(" ".join(statement.split()))
 
-    event.listen(market.db.engine, "before_cursor_execute", count)
+    event.listen(db.engine, "before_cursor_execute", count)
     try:
+        yield sent
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
+def test_a_grant_reads_its_rows_in_a_few_statements(market: Space, delivered: Delivered) -> None:
+    """Asked for by every subscriber of every release: its rows are selected together."""
+    token = token_of(market, SUBSCRIBER)
+    with selects(market.db) as sent:
         deliveries.grant(
             market.db,
             market.keys,
@@ -133,9 +144,7 @@ def test_a_grant_reads_its_rows_in_a_few_statements(market: Space, delivered: De
             delivery_id=delivered.delivery_id,
             token=token,
         )
-    finally:
-        event.remove(market.db.engine, "before_cursor_execute", count)
-    assert len(statements) == 2, statements  # the delivery's rows joined, then its parties
+    assert len(sent) == 2, sent  # the delivery's rows joined, then its parties
 
 
 def test_a_grant_lives_at_most_fifteen_minutes(market: Space, delivered: Delivered) -> None:
@@ -250,6 +259,16 @@ def test_a_receipt_lands_the_delivery_with_a_ledger_entry_and_an_event(
     assert event.body["sha256"] == delivered.stored.sha256
     assert (outbox[-1].topic, outbox[-1].key) == ("dataspace.deliveries.received.v1", SUBSCRIBER)
     assert ledger.verify(market.db).ok
+
+
+def test_a_receipt_reads_the_rows_it_checks_in_one_statement(
+    market: Space, delivered: Delivered
+) -> None:
+    with selects(market.db) as sent:
+        receive(market.db, market, delivered)
+    reads = [s for s in sent if "ledger" not in s and "FROM outbox" not in s]
+    # The delivery (locked), then its release, agreement and subscriber together.
+    assert len(reads) == 2, reads
 
 
 def test_a_receipt_must_name_what_was_delivered_and_be_signed_by_the_subscriber(
