@@ -41,7 +41,6 @@ from dataspace.identity.membership import (
     Registration,
     Role,
     issue_membership,
-    membership_payload,
     verify_membership,
 )
 from dataspace.ids import participant_id
@@ -205,14 +204,7 @@ def registration_of(row: ParticipantRow) -> Registration:
 
 def credential_json(credential: MembershipCredential) -> dict[str, Any]:
     """What is stored: the signed payload's fields plus the signature."""
-    payload = membership_payload(
-        credential.registration,
-        credential.public_key,
-        credential.issued_at,
-        credential.valid_until,
-        credential.operator,
-    )
-    return {**json.loads(payload), "signature": credential.signature}
+    return {**json.loads(credential.payload), "signature": credential.signature}
 
 
 def credential_of(row: ParticipantRow) -> MembershipCredential:

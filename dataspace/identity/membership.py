@@ -90,6 +90,13 @@ class MembershipCredential:
     operator: str
     signature: str  # base64url Ed25519 signature by the operator over the payload
 
+    @property
+    def payload(self) -> bytes:
+        """The canonical bytes the operator signed (:func:`membership_payload`)."""
+        return membership_payload(
+            self.registration, self.public_key, self.issued_at, self.valid_until, self.operator
+        )
+
 
 def membership_payload(
     registration: Registration,
@@ -168,11 +175,5 @@ def _require_operator_signed(credential: MembershipCredential, operator_public_b
     not). The validity window is checked on every call, and suspension is the registry's
     state, read on every call by its callers: neither is delayed by the memory.
     """
-    payload = membership_payload(
-        credential.registration,
-        credential.public_key,
-        credential.issued_at,
-        credential.valid_until,
-        credential.operator,
-    )
-    verify_signature(operator_public_b64, b64url_decode(credential.signature), payload)
+    signature = b64url_decode(credential.signature)
+    verify_signature(operator_public_b64, signature, credential.payload)
