@@ -92,10 +92,18 @@ class GroupConsumer:
         self.assigned.set()
 
     def poll_many(self, timeout: float, limit: int) -> list[Received]:
-        """Up to ``limit`` messages, waiting at most ``timeout`` for the first; one call into
-        the client for what a fetch brought (an agent passes over most announcements)."""
+        """Up to ``limit`` messages: waits at most ``timeout`` for the first, then takes what
+        the client already holds without waiting (an agent passes over most announcements).
+
+        ``Consumer.consume(n, timeout)`` alone would wait out its whole timeout unless ``n``
+        messages came, delaying a single announcement by that long.
+        """
+        first = self._consumer.poll(timeout)
+        if first is None:
+            return []
+        held = self._consumer.consume(num_messages=limit - 1, timeout=0) if limit > 1 else []
         received = []
-        for message in self._consumer.consume(num_messages=limit, timeout=timeout):
+        for message in (first, *held):
             error = message.error()
             if error is None:
                 received.append(Received.of(message))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -84,4 +85,14 @@ def test_the_group_consumer_takes_what_a_fetch_brought_up_to_a_limit(
             assert len(batch) <= 2, "a call never returns more than its limit"
             received.extend(message.value() for message in batch)
         assert consumer.poll_many(0.2, limit=2) == []
+
+        # One announcement ends a long wait at once: the call does not wait for `limit`.
+        later = threading.Timer(0.5, produce, (stack_settings, topic, [b"late"]))
+        later.start()
+        asked = time.monotonic()
+        batch = consumer.poll_many(20, limit=8)
+        waited = time.monotonic() - asked
+        later.join()
     assert received == [f"m{n}".encode() for n in range(5)]
+    assert [message.value() for message in batch] == [b"late"]
+    assert waited < 10, f"poll_many waited {waited:.1f} s for one message with 20 s allowed"
