@@ -63,7 +63,7 @@ log = logging.getLogger(__name__)
 
 # How long one poll waits for an announcement. A message ends the wait at once, so this only
 # sets how soon the loop notices a finished delivery (while some are in hand), a stop, or
-# the end of ``once``'s idle time. An agent with nothing in hand waits long: a hundred idle
+# the end of ``once``'s idle time. An assigned agent with nothing in hand waits long: a hundred idle
 # agents on one host would otherwise wake a thousand times a second between them.
 POLL_SECONDS = 0.1
 IDLE_POLL_SECONDS = 1.0
@@ -268,7 +268,7 @@ class _Loop:
         while not self._finished(consumer, waiting_since):
             # As many as may be started now: a batch never takes more than max_in_flight.
             room = max(1, self._options.max_in_flight - len(self._jobs))
-            for message in consumer.poll_many(self._poll_seconds(), room):
+            for message in consumer.poll_many(self._poll_seconds(consumer), room):
                 self._take(message)
             self._collect()
             self._commit(consumer)
@@ -289,8 +289,9 @@ class _Loop:
         idle = time.monotonic() - self._last_activity
         return self._options.once and not self._jobs and idle >= self._options.idle_seconds
 
-    def _poll_seconds(self) -> float:
-        if self._jobs:
+    def _poll_seconds(self, consumer: GroupConsumer) -> float:
+        # Until assigned, short: ``once``'s idle time starts from the assignment (_finished).
+        if self._jobs or not consumer.assigned.is_set():
             return POLL_SECONDS
         if self._options.once:
             idle_left = self._options.idle_seconds - (time.monotonic() - self._last_activity)

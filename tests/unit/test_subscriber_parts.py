@@ -292,14 +292,18 @@ def test_an_agent_with_nothing_in_hand_polls_seldom_one_with_work_often(
             threading.Event(),
         )
 
+    consumer = SimpleNamespace(assigned=threading.Event())
     idle = loop_with(subscriber_module.SubscribeOptions())
-    assert idle._poll_seconds() == subscriber_module.IDLE_POLL_SECONDS
+    # Not yet assigned: short polls, so once's idle time starts close to the assignment.
+    assert idle._poll_seconds(consumer) == subscriber_module.POLL_SECONDS  # type: ignore[arg-type]
+    consumer.assigned.set()
+    assert idle._poll_seconds(consumer) == subscriber_module.IDLE_POLL_SECONDS  # type: ignore[arg-type]
     idle._take(_Message(0, "sup-001"))  # type: ignore[arg-type]
-    assert idle._poll_seconds() == subscriber_module.POLL_SECONDS
+    assert idle._poll_seconds(consumer) == subscriber_module.POLL_SECONDS  # type: ignore[arg-type]
 
     once = loop_with(subscriber_module.SubscribeOptions(once=True, idle_seconds=1.5))
-    assert once._poll_seconds() == subscriber_module.IDLE_POLL_SECONDS
+    assert once._poll_seconds(consumer) == subscriber_module.IDLE_POLL_SECONDS  # type: ignore[arg-type]
     now[0] += 1.2  # 0.3 s of idle time left: the poll ends with it
-    assert once._poll_seconds() == pytest.approx(0.3)
+    assert once._poll_seconds(consumer) == pytest.approx(0.3)  # type: ignore[arg-type]
     now[0] += 1.0
-    assert once._poll_seconds() == subscriber_module.POLL_SECONDS
+    assert once._poll_seconds(consumer) == subscriber_module.POLL_SECONDS  # type: ignore[arg-type]
