@@ -3,18 +3,21 @@
 Guarantees of :func:`derive_views`:
 
 - the release is read once, batch by batch; each batch is partitioned once per row-filter
-  column for all subscribers (:func:`~dataspace.dataplane.slicing.partition`), then projected and
-  masked per view;
+  column for all subscribers (:func:`~dataspace.dataplane.slicing.partition`), its rows gathered
+  by one take (:func:`~dataspace.dataplane.slicing.split_rows`), then projected and masked per
+  view, on one worker thread (:mod:`~dataspace.dataplane.handoff`) while the caller goes on
+  reading and encoding the release;
 - each view is its own Parquet object under ``<product>/<version>/views/<agreement>/``, written
   by one streaming upload with SHA-256, rows and bytes counted on the way; the views derived
   together are committed by one joint manifest (``views/<digest>.views.json``, written after
   every view is complete: one PUT, not one per view); a subscriber without rows gets a valid,
   empty Parquet file;
 - a view that is the whole release reuses the release object (no copy);
-- memory does not grow with the release: one decoded batch, the queued rows of all views up to
-  ``memory_budget`` bytes (the largest queue is written out as a row group when it is exceeded),
-  and each view's encoded bytes up to ``SPILL_BYTES`` (then its upload starts, with one 10 MB
-  multipart part buffer): at most budget + K x 10 MB for K views, whatever the release size;
+- memory does not grow with the release: the decoded batches waiting for the worker (at most
+  two), the queued rows of all views up to ``memory_budget`` bytes (every queue is written out
+  as a row group when it is exceeded), and each view's encoded bytes up to ``SPILL_BYTES``
+  (then its upload starts, with one 10 MB multipart part buffer): at most budget + K x 10 MB
+  for K views, whatever the release size;
 - idempotent: a view committed before from the same release, spec and salt is reused; one
   committed from different inputs is refused with :class:`Conflict`; on any failure every
   partial view object is removed and nothing new is committed.
@@ -35,6 +38,7 @@ from typing import TypeVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dataspace.dataplane.handoff import Handoff
 from dataspace.dataplane.objects import (
     HashingSink,
     Manifest,
@@ -50,7 +54,14 @@ from dataspace.dataplane.parquet_io import (
     parquet_writer,
     read_batches,
 )
-from dataspace.dataplane.slicing import ViewPlan, is_whole_release, partition, plan_view, shape
+from dataspace.dataplane.slicing import (
+    ViewPlan,
+    is_whole_release,
+    partition,
+    plan_view,
+    shape,
+    split_rows,
+)
 from dataspace.errors import Conflict
 from dataspace.ids import agreement_id, participant_id
 from dataspace.policy.model import ViewSpec
@@ -151,6 +162,7 @@ class ViewPass:
         self._store, self._requests = store, list(requests)
         self._product, self._version, self._memory_budget = product, version, memory_budget
         self._uploads = ExitStack()
+        self._router: Handoff[pa.RecordBatch] | None = None
         self._finished = False
         self._reused: dict[str, Manifest] = {}
         self.pending: list[_Pending] = []
@@ -175,6 +187,8 @@ class ViewPass:
                     self._store.writing(view.key, spill_bytes=SPILL_BYTES)
                 )
                 view.buffer = RowGroupBuffer(parquet_writer(view.sink, view.plan.schema))
+            if self.pending:
+                self._router = Handoff(self._route, name="view-pass")
         except BaseException as failed:  # the uploads opened so far are removed, then re-raised
             self._uploads.__exit__(type(failed), failed, failed.__traceback__)
             raise
@@ -190,16 +204,25 @@ class ViewPass:
             # Closing the uploads normally would complete objects nobody committed.
             exc = RuntimeError("a view pass was left before finish()")
             exc_type = type(exc)
+        if self._router is not None:
+            self._router.abandon()  # no view is touched once the uploads are being closed
         self._uploads.__exit__(exc_type, exc, traceback)
 
     def add(self, batch: pa.RecordBatch) -> None:
-        """Give every pending view its rows of ``batch`` (writing row groups as they fill)."""
-        if self.pending:
-            _route(batch, self.pending)
-            _keep_within(self.pending, self._memory_budget)
+        """Hand ``batch`` to the pass's worker thread, which gives every pending view its rows
+        (writing row groups as they fill) while the caller goes on; a failure of the worker
+        is raised here or by ``finish``."""
+        if self._router is not None:
+            self._router.put(batch)
+
+    def _route(self, batch: pa.RecordBatch) -> None:
+        _route(batch, self.pending)
+        _keep_within(self.pending, self._memory_budget)
 
     def finish(self, release: StoredObject) -> list[DerivedView]:
         """Complete and commit the views of ``release``; results in the order of requests."""
+        if self._router is not None:
+            self._router.close()
         done = {
             request.agreement: DerivedView(request.subscriber, request.agreement, release, True)
             for request in self._requests
@@ -220,9 +243,10 @@ class ViewPass:
     def _complete(self, release: StoredObject) -> list[DerivedView]:
         if not self.pending:
             return []
-        rows = [_buffer(view).close() for view in self.pending]
+        # Each view's last row groups are encoded and its object uploaded by one worker: the
+        # encoding of one view overlaps the PUTs of others (pyarrow drops the GIL to encode).
+        rows = _in_parallel(_close, self.pending)
         sinks = [_sink(view) for view in self.pending]
-        _in_parallel(lambda sink: sink.close(), sinks)
         manifests = [
             Manifest(
                 StoredObject(view.key, sink.sha256, count, sink.size),
@@ -290,18 +314,26 @@ def _route(batch: pa.RecordBatch, views: list[_Pending]) -> None:
                 _buffer(view).add(shape(batch, view.plan))
             continue
         runs = partition(batch.column(column), [view.request.subscriber for view in group])
-        for view, rows in zip(group, runs, strict=True):
-            if len(rows):
-                _buffer(view).add(shape(batch.take(rows), view.plan))
+        for view, rows in zip(group, split_rows(batch, runs), strict=True):
+            if rows.num_rows:
+                _buffer(view).add(shape(rows, view.plan))
 
 
 def _keep_within(views: list[_Pending], memory_budget: int) -> None:
-    """Write out the largest queues until the queued rows of all views fit the budget."""
-    queued = sum(_buffer(view).pending_bytes for view in views)
-    while queued > memory_budget:
-        largest = max((_buffer(view) for view in views), key=lambda b: b.pending_bytes)
-        queued -= largest.pending_bytes
-        largest.flush()
+    """Write out every queue once the queued rows of all views exceed the budget.
+
+    Every queue, not just the largest: the views' rows of one batch are slices of one
+    gathered batch (:func:`split_rows`), which is freed only when no view holds a slice.
+    """
+    if sum(_buffer(view).pending_bytes for view in views) > memory_budget:
+        _in_parallel(lambda view: _buffer(view).flush(), views)
+
+
+def _close(view: _Pending) -> int:
+    """Write the view's footer and complete its object; its row count."""
+    rows = _buffer(view).close()
+    _sink(view).close()
+    return rows
 
 
 def _buffer(view: _Pending) -> RowGroupBuffer:

@@ -9,9 +9,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from dataspace.dataplane import views as views_module
 from dataspace.dataplane.objects import ObjectStore, StoredObject, views_prefix
 from dataspace.dataplane.release import write_release
-from dataspace.dataplane.slicing import filter_each, hash_values, is_whole_release, partition
+from dataspace.dataplane.slicing import (
+    filter_each,
+    hash_values,
+    is_whole_release,
+    partition,
+    split_rows,
+)
 from dataspace.dataplane.views import ViewRequest, derive_views
 from dataspace.errors import Conflict, InvalidInput, ServiceError
 from dataspace.policy.model import Mask, ViewSpec
@@ -238,3 +245,43 @@ def test_partition_agrees_with_one_filter_per_owner_including_nulls() -> None:
     got = [run.to_pylist() for run in partition(column, owners)]
     assert got == [run.to_pylist() for run in filter_each(column, owners)]
     assert got == [[2, 6], [0, 3, 7], [], [4]]
+
+
+def test_split_rows_gives_each_run_its_rows_in_order() -> None:
+    batch = pa.RecordBatch.from_pydict({"n": list(range(8)), "owner": list("babcaxab")})
+    runs = partition(batch.column("owner"), ["a", "b", "nobody", "c"])
+    got = [part.to_pydict() for part in split_rows(batch, runs)]
+    assert got == [batch.take(run).to_pydict() for run in runs]
+    assert [part["n"] for part in got] == [[1, 4, 6], [0, 2, 7], [], [3]]
+    assert split_rows(batch, [pa.array([], pa.int64())])[0].num_rows == 0
+
+
+def test_a_rows_only_view_keeps_every_column_of_its_rows(store: ObjectStore) -> None:
+    table = orders(400, suppliers=4)
+    stored = release(store, table)
+    spec = ViewSpec(row_filter_column="supplier_id")
+    (view,) = derive_views(store, stored, [request("sup-002", spec)], **AT_V1)
+    mine = table.filter(pa.compute.equal(table.column("supplier_id"), "sup-002"))
+    assert read(store, view.stored).equals(mine)
+
+
+def test_a_failure_while_cutting_views_is_raised_and_leaves_no_view(
+    store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored = release(store, orders(3000, suppliers=3))
+    cut = views_module._route
+    batches_seen = []
+
+    def fail_on_the_third(batch: pa.RecordBatch, views: list[object]) -> None:
+        batches_seen.append(batch)
+        if len(batches_seen) == 3:
+            raise ServiceError("the store went away")
+        cut(batch, views)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(views_module, "_route", fail_on_the_third)
+    monkeypatch.setattr(views_module, "READ_BATCH_ROWS", 100)
+    requests = [request(f"sup-{n:03d}", SLICED) for n in range(3)]
+    with pytest.raises(ServiceError, match="went away"):
+        derive_views(store, stored, requests, **AT_V1)
+    assert len(batches_seen) == 3, "batches after the failure are not cut"
+    assert list((tmp_path / "provider").rglob("views/*")) == []
