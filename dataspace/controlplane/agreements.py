@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from dataspace.contracts.negotiation import State, TerminationReason
@@ -68,13 +68,14 @@ def revoke(
     """The provider or the operator withdraws an agreement: TERMINATED (revoked), at once."""
     now = now or utcnow()
     with db.transaction() as session:
+        # The agreement row first, then the negotiation: the order every writer locks them in.
+        agreement = session.get(AgreementRow, agreement_id, with_for_update=True)
         row = cs.visible_negotiation(session, actor, agreement_id, for_update=True)
         if actor not in (row.provider_id, OPERATOR_ID):
             raise Unauthorized(
                 f"Only the provider {row.provider_id!r} or the data-space operator can revoke "
                 f"{row.id!r}; a consumer that wants out asks the provider."
             )
-        agreement = session.get(AgreementRow, row.id, with_for_update=True)
         if agreement is None and row.state != State.TERMINATED.value:
             raise Conflict(
                 f"{row.id!r} is still being negotiated ({row.state}); reject it instead of "
@@ -161,10 +162,32 @@ def count_delivery(
     delivery, with the new count among its facts, in the same transaction.
     """
     row, agreement = _locked(session, agreement_id)
+    _count(row, agreement, now)
+    return row, agreement
+
+
+def count_deliveries(
+    session: Session, agreement_ids: list[str], *, now: datetime
+) -> dict[str, int | Conflict]:
+    """:func:`count_delivery` for each agreement, all locked by one statement: its new count,
+    or the Conflict saying it ended. Publishing counts a release's deliveries this way."""
+    counted: dict[str, int | Conflict] = {}
+    for row, agreement in _lock_all(session, AgreementRow.id.in_(agreement_ids)):
+        try:
+            _count(row, agreement, now)
+        except Conflict as ended:
+            counted[agreement.id] = ended
+        else:
+            counted[agreement.id] = agreement.deliveries_made
+    for missing in sorted(set(agreement_ids) - counted.keys()):
+        repository.get_agreement(session, missing)  # raises NotFound, as count_delivery does
+    return counted
+
+
+def _count(row: NegotiationRow, agreement: AgreementRow, now: datetime) -> None:
     if agreement.state != State.FINALIZED.value or cs.due_reason(agreement, now) is not None:
         raise Conflict(f"The agreement {row.id!r} ended meanwhile; nothing was counted.")
     agreement.deliveries_made += 1
-    return row, agreement
 
 
 @dataclass(frozen=True)
@@ -185,19 +208,17 @@ def standings(
     agreement is not in force but not ended either.
     """
     now = now or utcnow()
-    query = (
-        select(AgreementRow.id)
-        .where(AgreementRow.product_id == product_id)
-        .order_by(AgreementRow.id)
-    )
     with db.transaction() as session:
-        ids = list(session.scalars(query))
-        for agreement_id in ids:
-            row, agreement = _locked(session, agreement_id)
+        # Three statements load every row the checks below read, instead of five per
+        # agreement. The session holds rows weakly: ``held`` and ``_members`` keep them.
+        held = _lock_all(session, AgreementRow.product_id == product_id)
+        parties = {OPERATOR_ID, *(p for row, _ in held for p in (row.consumer_id, row.provider_id))}
+        _members = repository.participants(session, parties)
+        for row, agreement in held:
             due = cs.due_reason(agreement, now)
             if due is not None:
                 _end(session, keys, OPERATOR_ID, row, agreement, due, now)
-        return [_standing(session, agreement_id, now) for agreement_id in ids]
+        return [_standing(session, agreement.id, now) for _, agreement in held]
 
 
 def _standing(session: Session, agreement_id: str, now: datetime) -> Standing:
@@ -237,6 +258,26 @@ def _read(session: Session, agreement_id: str) -> tuple[NegotiationRow, Agreemen
     selected again."""
     agreement = repository.get_agreement(session, agreement_id)
     return repository.get_negotiation(session, agreement.id), agreement
+
+
+def _lock_all(
+    session: Session, which: ColumnElement[bool]
+) -> list[tuple[NegotiationRow, AgreementRow]]:
+    """The agreements matching ``which`` with their negotiations, locked in two statements:
+    the agreements first, then the negotiations, each in id order, the order in which
+    :func:`_locked` takes one agreement's two rows (so that no two transactions wait on
+    each other)."""
+    query = select(AgreementRow).where(which).order_by(AgreementRow.id).with_for_update()
+    found = list(session.scalars(query))
+    ids = [agreement.id for agreement in found]
+    rows = session.scalars(
+        select(NegotiationRow)
+        .where(NegotiationRow.id.in_(ids))
+        .order_by(NegotiationRow.id)
+        .with_for_update()
+    )
+    by_id = {row.id: row for row in rows}
+    return [(by_id[agreement.id], agreement) for agreement in found]
 
 
 def _locked(session: Session, agreement_id: str) -> tuple[NegotiationRow, AgreementRow]:

@@ -251,8 +251,7 @@ def _load_grant_rows(session: Session, subscriber: str, delivery_id: str) -> lis
     parties = {subscriber, OPERATOR_ID}
     if found is not None:
         parties.update((found.AgreementRow.consumer_id, found.AgreementRow.provider_id))
-    rows = session.scalars(select(ParticipantRow).where(ParticipantRow.id.in_(parties))).all()
-    return [*(found or ()), *rows]
+    return [*(found or ()), *repository.participants(session, parties)]
 
 
 def _own_delivery(

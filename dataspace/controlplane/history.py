@@ -164,7 +164,7 @@ def _recipients(
             f"{subscriber!r} has no agreement in force on {product!r} "
             f"({last.agreement.agreement_id}: {last.refusal}); request the product again."
         )
-    decided = [releases.decide(db, agreement, now) for agreement in in_force]
+    decided = releases.decide(db, in_force, now)
     allowed = [recipient for recipient in decided if recipient.view is not None]
     if not allowed:
         raise Unauthorized(

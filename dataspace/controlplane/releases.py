@@ -39,7 +39,7 @@ from dataspace.controlplane.keystore import KeyStore
 from dataspace.controlplane.participants import party_signing_key, require_active
 from dataspace.controlplane.views import AgreementView
 from dataspace.dataplane.objects import StoredObject
-from dataspace.errors import Conflict, InvalidInput, Unauthorized
+from dataspace.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from dataspace.identity.keys import SigningKey
 from dataspace.ids import participant_id, product_id
 from dataspace.policy.evaluate import Context, evaluate
@@ -47,7 +47,7 @@ from dataspace.policy.model import ViewSpec, parse_policy
 from dataspace.policy.vocabulary import Action, Role
 from dataspace.store import repository
 from dataspace.store.db import Database
-from dataspace.store.models import RELEASE_MODES, DeliveryRow, ReleaseRow
+from dataspace.store.models import RELEASE_MODES, DeliveryRow, ParticipantRow, ReleaseRow
 
 
 @dataclass(frozen=True)
@@ -134,32 +134,49 @@ def plan_release(
 
 def recipients(db: Database, keys: KeyStore, plan: ReleasePlan, now: datetime) -> list[Recipient]:
     """Every agreement on the product, each with its subscriber's view or the refusal."""
-    found = []
-    for standing in agreements.standings(db, keys, plan.product_id, now=now):
-        agreement = standing.agreement
-        if standing.refusal is not None:
-            found.append(
-                Recipient(agreement.agreement_id, agreement.consumer, None, standing.refusal)
-            )
-        else:
-            found.append(decide(db, agreement, now))
-    return found
+    standings = agreements.standings(db, keys, plan.product_id, now=now)
+    in_force = [s.agreement for s in standings if s.refusal is None]
+    decided = {r.agreement_id: r for r in decide(db, in_force, now)}
+    return [
+        Recipient(s.agreement.agreement_id, s.agreement.consumer, None, s.refusal)
+        if s.refusal is not None
+        else decided[s.agreement.agreement_id]
+        for s in standings
+    ]
 
 
-def decide(db: Database, agreement: AgreementView, now: datetime) -> Recipient:
-    """The view the agreement's policy allows its consumer at ``now`` (``use``), or why not."""
+def decide(db: Database, in_force: Sequence[AgreementView], now: datetime) -> list[Recipient]:
+    """The view each agreement's policy allows its consumer at ``now`` (``use``), or why not;
+    the consumers are read in one transaction and one SELECT."""
     with db.transaction(read_only=True) as session:
-        consumer = repository.get_participant(session, agreement.consumer)
-        context = Context(
-            action=Action.USE,
-            purpose=agreement.purpose or "",
-            recipient=consumer.id,
-            roles=frozenset(Role(role) for role in consumer.roles),
-            region=consumer.region,
-            now=now,
-            industry_chains=frozenset(consumer.industry_chains),
-            deliveries_so_far=agreement.deliveries_made,
+        consumers = {
+            p.id: p for p in repository.participants(session, (a.consumer for a in in_force))
+        }
+        contexts = [_use_context(agreement, consumers, now) for agreement in in_force]
+    return [_decide(a, context) for a, context in zip(in_force, contexts, strict=True)]
+
+
+def _use_context(
+    agreement: AgreementView, consumers: dict[str, ParticipantRow], now: datetime
+) -> Context:
+    consumer = consumers.get(agreement.consumer)
+    if consumer is None:  # foreign keys make this a corrupted database
+        raise NotFound(
+            f"The consumer {agreement.consumer!r} of {agreement.agreement_id!r} is missing."
         )
+    return Context(
+        action=Action.USE,
+        purpose=agreement.purpose or "",
+        recipient=consumer.id,
+        roles=frozenset(Role(role) for role in consumer.roles),
+        region=consumer.region,
+        now=now,
+        industry_chains=frozenset(consumer.industry_chains),
+        deliveries_so_far=agreement.deliveries_made,
+    )
+
+
+def _decide(agreement: AgreementView, context: Context) -> Recipient:
     decision = evaluate(parse_policy(agreement.policy), context)
     why = "; ".join(decision.reasons[1:])
     if decision.allowed and decision.view is not None:
@@ -261,14 +278,14 @@ def count_deliveries(
     session: Session, deliveries: Sequence[Delivery], now: datetime
 ) -> tuple[list[tuple[Delivery, int]], list[Refusal]]:
     """Count each delivery under its agreement; those whose agreement ended are refused."""
+    counts = agreements.count_deliveries(session, [d.agreement_id for d in deliveries], now=now)
     counted, late = [], []
     for delivery in deliveries:
-        try:
-            _, agreement = agreements.count_delivery(session, delivery.agreement_id, now=now)
-        except Conflict as exc:
-            late.append(Refusal(delivery.agreement_id, delivery.subscriber, str(exc)))
+        count = counts[delivery.agreement_id]
+        if isinstance(count, Conflict):
+            late.append(Refusal(delivery.agreement_id, delivery.subscriber, str(count)))
         else:
-            counted.append((delivery, agreement.deliveries_made))
+            counted.append((delivery, count))
     return counted, late
 
 

@@ -8,6 +8,7 @@ anyway (``BEGIN IMMEDIATE``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -39,6 +40,13 @@ def get_participant(
         f"No participant with id {participant_id!r} exists; check the id with "
         "`dataspace participant list`, or register the participant first.",
     )
+
+
+def participants(session: Session, participant_ids: Iterable[str]) -> list[ParticipantRow]:
+    """The participants among ``participant_ids`` that exist, in one SELECT (unknown ids are
+    left out): callers load the rows their checks will ``get`` one by one."""
+    wanted = set(participant_ids)
+    return list(session.scalars(select(ParticipantRow).where(ParticipantRow.id.in_(wanted))))
 
 
 def find_participant_by_uscc(session: Session, uscc: str) -> ParticipantRow | None:

@@ -17,7 +17,14 @@ from consumers.control_plane import LocalControlPlane
 from dataspace.adapters.s3 import presigner
 from dataspace.api import tokens
 from dataspace.config import Settings
-from dataspace.controlplane import agreements, deliveries, ledger, participants
+from dataspace.controlplane import (
+    agreements,
+    deliveries,
+    ledger,
+    participants,
+    releases,
+    reservations,
+)
 from dataspace.controlplane.deliveries import receipt_payload
 from dataspace.controlplane.views import DeliveryView
 from dataspace.errors import Conflict, InvalidInput, StoreBusy, Unauthorized
@@ -384,3 +391,41 @@ def test_a_grant_is_served_while_another_writer_holds_the_database(
         assert control.public_key_of(PROVIDER) == leader
         with pytest.raises(StoreBusy):  # a receipt is a write: it waits, then says so
             receive(agent, market, delivered)
+
+
+def test_deciding_and_counting_a_releases_deliveries_take_the_same_statements_for_any_number(
+    market: Space, provider: Provider
+) -> None:
+    """Publishing decides and counts every agreement on the product: a fixed number of
+    SELECTs, not a few per agreement."""
+
+    def statements() -> tuple[int, int, dict[str, int | Conflict]]:
+        plan = releases.plan_release(
+            market.db,
+            market.keys,
+            product="purchase-orders",
+            provider=PROVIDER,
+            mode="snapshot",
+            now=utcnow(),
+        )
+        reservations.give_back(market.db, plan.product_id, plan.reservation)
+        with selects(market.db) as deciding:
+            found = releases.recipients(market.db, market.keys, plan, utcnow())
+        ids = [recipient.agreement_id for recipient in found]
+        with market.db.transaction() as session, selects(market.db) as counting:
+            counts = agreements.count_deliveries(session, ids, now=utcnow())
+        return len(deciding), len(counting), counts
+
+    revoked = provider.agreement("supplier-01")
+    agreements.revoke(market.db, market.keys, actor=PROVIDER, agreement_id=revoked)
+    provider.agreement("supplier-02")
+    few_deciding, few_counting, counts = statements()
+    assert isinstance(counts[revoked], Conflict)
+    for number in range(3, 9):
+        provider.agreement(f"supplier-{number:02d}")
+    many_deciding, many_counting, counts = statements()
+    assert (many_deciding, many_counting) == (few_deciding, few_counting)
+    assert many_counting == 2, (many_deciding, many_counting)
+    assert many_deciding == 4, many_deciding  # agreements, negotiations, parties, consumers
+    assert isinstance(counts[revoked], Conflict)
+    assert sorted(v for k, v in counts.items() if k != revoked) == [1] * 6 + [2]  # type: ignore[type-var]
