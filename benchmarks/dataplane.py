@@ -9,7 +9,8 @@ a fresh child process (so that peak RSS belongs to that phase alone):
 - release:  ``write_release`` streaming from a batch generator;
 - views K:  ``derive_views`` for K = 1, 10, 100 sliced subscribers (row filter + hash mask);
 - release and views K=100 again at a quarter of the rows, to show that memory does not grow;
-- partition: one ``partition`` per batch against one filter per subscriber, per batch.
+- partition: one ``partition`` per batch against one filter per subscriber, per batch; and
+  the owners' rows then taken one take per owner against one gather (``split_rows``).
 
 Prints a table and JSON: seconds, MB/s of Arrow data, peak RSS, peak Arrow pool bytes, ratios.
 """
@@ -40,7 +41,7 @@ from dataspace.config import load_settings  # noqa: E402
 from dataspace.dataplane.objects import ObjectStore, release_key  # noqa: E402
 from dataspace.dataplane.parquet_io import WRITER_OPTIONS  # noqa: E402
 from dataspace.dataplane.release import write_release  # noqa: E402
-from dataspace.dataplane.slicing import filter_each, partition  # noqa: E402
+from dataspace.dataplane.slicing import filter_each, partition, split_rows  # noqa: E402
 from dataspace.dataplane.views import ViewRequest, derive_views  # noqa: E402
 from dataspace.policy.model import Mask, ViewSpec  # noqa: E402
 from dataspace.policy.vocabulary import MaskMethod  # noqa: E402
@@ -121,13 +122,23 @@ def phase(name: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def partition_benchmark(suppliers: int) -> dict[str, Any]:
-    column = next(batches(BATCH, suppliers)).column("supplier_id")
+    batch = next(batches(BATCH, suppliers))
+    column = batch.column("supplier_id")
     owners = [f"sup-{n:03d}" for n in range(suppliers)]
+    runs = partition(column, owners)
+    work = {
+        "partition": lambda: partition(column, owners),
+        "filter_each": lambda: filter_each(column, owners),
+        # the owners' rows once partitioned: one take per owner, or one gather + slices
+        "take_each": lambda: [batch.take(run) for run in runs],
+        "split_rows": lambda: split_rows(batch, runs),
+    }
     timings = {}
-    for label, function in (("partition", partition), ("filter_each", filter_each)):
+    for label, function in work.items():
+        function()  # warm the allocator
         started = time.perf_counter()
         for _ in range(5):
-            function(column, owners)
+            function()
         timings[label] = round((time.perf_counter() - started) / 5 * 1000, 2)
     return {"batch_rows": BATCH, "owners": suppliers, "ms_per_batch": timings}
 
