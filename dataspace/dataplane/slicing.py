@@ -135,8 +135,8 @@ def split_rows(batch: pa.RecordBatch, runs: Sequence[pa.Array]) -> list[pa.Recor
 
     All runs are gathered by one ``take`` and each result is a zero-copy slice of it: a
     hundred small takes cost ~1.7x one gather (benchmarks/dataplane.py: 12 against 7 ms
-    for a 64k-row batch). The slices share
-    the gathered batch's memory, which lives until the last of them is released.
+    for a 64k-row batch). The slices share the gathered batch's memory, which lives until
+    the last of them is released.
     """
     lengths = [len(run) for run in runs]
     gathered = batch.take(pa.concat_arrays(list(runs))) if sum(lengths) else batch.slice(0, 0)
