@@ -13,11 +13,11 @@ Guarantees of :func:`derive_views`:
   every view is complete: one PUT, not one per view); a subscriber without rows gets a valid,
   empty Parquet file;
 - a view that is the whole release reuses the release object (no copy);
-- memory does not grow with the release: the decoded batches waiting for the worker (at most
-  two), the queued rows of all views up to ``memory_budget`` bytes (every queue is written out
-  as a row group when it is exceeded), and each view's encoded bytes up to ``SPILL_BYTES``
-  (then its upload starts, with one 10 MB multipart part buffer): at most budget + K x 10 MB
-  for K views, whatever the release size;
+- memory does not grow with the release: at most three decoded batches (two waiting for the
+  worker, one being cut), the queued rows of all views up to ``memory_budget`` bytes (every
+  queue is written out as a row group when it is exceeded), and each view's encoded bytes up
+  to ``SPILL_BYTES`` (then its upload starts, with one 10 MB multipart part buffer): at most
+  budget + K x 10 MB for K views, whatever the release size;
 - idempotent: a view committed before from the same release, spec and salt is reused; one
   committed from different inputs is refused with :class:`Conflict`; on any failure every
   partial view object is removed and nothing new is committed.
