@@ -208,8 +208,7 @@ class Agents:
 def _instrument(clock: Clock) -> list[tuple[Any, str, Any]]:
     """Where the time of a publish goes: its steps, and the subscriber's download."""
     targets = [
-        (publish_module, "gate", "publish: quality gate (GX)"),
-        (publish_module, "write_with_views", "publish: write release + views (one pass)"),
+        (publish_module, "write_with_views", "publish: gate + write release + views (one pass)"),
         (releases, "recipients", "publish: decide agreements"),
         (releases, "record_publication", "publish: record (ledger, outbox)"),
         (publish_module, "relay_pending", "publish: relay outbox"),

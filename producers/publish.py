@@ -3,25 +3,28 @@
 1. **plan**: the provider owns the product and is active; the version is the last one + 1;
 2. **check** the input's columns against ``schemas/products/<schema>.avsc`` (one sentence
    naming the wrong columns; nothing written);
-3. **gate** it with ``expectations/<suite>.json``; on failure store the quality report at
-   ``<product>/<version>/quality-report.json``, record the release as quarantined (ledger
-   entry, ReleaseQuarantined event) and deliver nothing;
-4. **decide** every agreement on the product (in force? does its policy allow ``use`` now?);
-5. **write** the release once (``<product>/<version>/part-0.parquet``, SHA-256 and rows) and,
-   in the **same** streaming pass over the input, every allowed view; hash masks are salted
-   per agreement with :meth:`KeyStore.mask_salt` (an HMAC of the agreement id under the
-   node's secret);
-6. **record** release, deliveries, counts, ledger entries and events in one transaction;
-7. **relay** the outbox once, so events go out at once when the broker is up. A broker that
+3. **decide** every agreement on the product (in force? does its policy allow ``use`` now?);
+4. **gate and write** in one streaming pass over the input: each batch is checked against
+   ``expectations/<suite>.json`` on a worker thread (:class:`~dataspace.quality.gate.Validation`)
+   while the release is written once (``<product>/<version>/part-0.parquet``, SHA-256 and
+   rows) with every allowed view; hash masks are salted per agreement with
+   :meth:`KeyStore.mask_salt` (an HMAC of the agreement id under the node's secret). The
+   write is speculative: nothing records or announces it until the gate has passed. On
+   failure every object of the version is removed, the quality report is stored at
+   ``<product>/<version>/quality-report.json``, the release is recorded as quarantined
+   (ledger entry, ReleaseQuarantined event) and nothing is delivered
+   (docs/adr/0018-the-gate-checks-while-the-release-is-written.md);
+5. **record** release, deliveries, counts, ledger entries and events in one transaction;
+6. **relay** the outbox once, so events go out at once when the broker is up. A broker that
    is down does not fail the publish: the events wait in the outbox for ``dataspace relay``.
 
-Re-running a publish that crashed before step 6 writes to the same keys (the version was
+Re-running a publish that crashed before step 5 writes to the same keys (the version was
 never recorded, so it is handed out again): a release or view already complete with the same
 content is reused, and one left with other content by the crashed attempt is discarded and
 written again, since nobody was told of it. Step 1 reserves the version
 (:mod:`dataspace.controlplane.reservations`): a second publish of the product meanwhile is
 refused at once, before it writes anything; the reservation is renewed after each long step,
-settled by step 6 and given back when the publish fails.
+settled by step 5 and given back when the publish fails.
 
 ``mode`` is recorded on the release and in every event. Deliveries are made the same way in
 both modes; *snapshot* tells subscribers the release replaces earlier versions, *append*
@@ -36,6 +39,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -50,12 +54,13 @@ from dataspace.config import Settings
 from dataspace.controlplane import releases, reservations
 from dataspace.controlplane.keystore import KeyStore
 from dataspace.controlplane.releases import Delivery, QualityFacts, Recipient, ReleasePlan
+from dataspace.dataplane.handoff import Handoff
 from dataspace.dataplane.objects import ObjectStore, StoredObject, report_key, version_prefix
 from dataspace.dataplane.release import write_release
 from dataspace.dataplane.schema_check import check_input, load_avro_schema, read_input
 from dataspace.dataplane.views import ViewPass, ViewRequest
 from dataspace.errors import Conflict, InvalidInput
-from dataspace.quality.gate import QualityReport, validate
+from dataspace.quality.gate import QualityReport, Validation, load_suite
 from dataspace.store.db import Database
 from dataspace.store.types import utcnow
 from producers.flush import TIMEOUT_SECONDS, flush_outbox
@@ -64,6 +69,8 @@ log = logging.getLogger(__name__)
 
 RELAY_TIMEOUT_SECONDS = TIMEOUT_SECONDS  # a publishing process's own publisher waits as long
 HASH_CHUNK_BYTES = 1024 * 1024
+# The progress stage of the one pass that checks the input and writes the release and views.
+UPLOAD_STAGE = "gate + upload"
 
 
 class Progress(Protocol):
@@ -180,19 +187,16 @@ def _publish_reserved(  # noqa: PLR0917 (the story's state, in the order it is u
     progress: Progress,
     now: datetime,
 ) -> PublishSummary:
-    """Steps 2-6, while this publish holds the version (renewed after each long step)."""
+    """Steps 2-5, while this publish holds the version (renewed after each long step)."""
     given = checked_input(settings, plan, source)
     store = release_store(settings)
-    report = gate(settings, plan, given, progress)
-    reservations.renew(db, plan.product_id, plan.reservation)
-    if not report.passed:
-        return quarantine(db, keys, store, plan, given, report, now)
     recipients = releases.recipients(db, keys, plan, now)
     requests = view_requests(keys, recipients)
-    release, deliveries = write_with_views(
-        store, plan, given, requests, report.statistics["rows"], progress
-    )
+    report, release, deliveries = write_with_views(settings, store, plan, given, requests, progress)
     reservations.renew(db, plan.product_id, plan.reservation)
+    if not report.passed:
+        store.discard(version_prefix(plan.product_id, plan.version))
+        return quarantine(db, keys, store, plan, given, report, now)
     late = releases.record_publication(db, keys, plan, release, deliveries, now=now)
     return summarize(plan, release, report, recipients, deliveries, late)
 
@@ -215,11 +219,6 @@ def release_store(settings: Settings) -> ObjectStore:
     endpoint = settings.s3()
     ensure_bucket(minio_client(endpoint), settings.release_bucket)
     return ObjectStore(arrow_filesystem(endpoint), settings.release_bucket)
-
-
-def gate(settings: Settings, plan: ReleasePlan, given: _Input, progress: Progress) -> QualityReport:
-    progress.start("quality gate", _known_rows(given.path))
-    return validate(given.batches(progress), settings.expectations_dir / f"{plan.suite_name}.json")
 
 
 def quarantine(  # noqa: PLR0917 (a step of the story; arguments in the order they are used)
@@ -267,25 +266,33 @@ def view_requests(keys: KeyStore, recipients: list[Recipient]) -> list[ViewReque
 
 
 def write_with_views(  # noqa: PLR0917 (a step of the story)
+    settings: Settings,
     store: ObjectStore,
     plan: ReleasePlan,
     given: _Input,
     requests: list[ViewRequest],
-    rows: int,
     progress: Progress,
-) -> tuple[StoredObject, list[Delivery]]:
-    """Write the release and every view in one pass over the input; objects that an
-    unrecorded attempt left with other content are discarded and written again."""
+) -> tuple[QualityReport, StoredObject, list[Delivery]]:
+    """Gate the input and write the release and every view in one pass over it; objects
+    that an unrecorded attempt left with other content are discarded and written again.
+    The caller removes what was written if the gate's report did not pass."""
+    suite = load_suite(settings.expectations_dir / f"{plan.suite_name}.json")
 
-    def one_pass() -> tuple[StoredObject, list[Delivery]]:
-        progress.start("upload", rows)
-        with ViewPass(
-            store, given.schema, requests, product=plan.product_id, version=plan.version
-        ) as views:
-            batches = _teed(given.batches(progress), views)
+    def one_pass() -> tuple[QualityReport, StoredObject, list[Delivery]]:
+        progress.start(UPLOAD_STAGE, _known_rows(given.path))
+        validation = Validation(suite)
+        with (
+            ViewPass(
+                store, given.schema, requests, product=plan.product_id, version=plan.version
+            ) as views,
+            _checking(validation) as gate,
+        ):
+            batches = _teed(given.batches(progress), views, gate)
             release = write_release(store, plan.product_id, plan.version, given.schema, batches)
             derived = views.finish(release)
-        return release, [Delivery(view.agreement, view.subscriber, view.stored) for view in derived]
+        report = validation.report(given.schema)
+        made = [Delivery(view.agreement, view.subscriber, view.stored) for view in derived]
+        return report, release, made
 
     try:
         return one_pass()
@@ -295,10 +302,26 @@ def write_with_views(  # noqa: PLR0917 (a step of the story)
         return one_pass()
 
 
-def _teed(batches: Iterator[pa.RecordBatch], views: ViewPass) -> Iterator[pa.RecordBatch]:
-    """The batches, each handed to the views before the release's writer takes it."""
+@contextmanager
+def _checking(validation: Validation) -> Iterator[Handoff[pa.RecordBatch]]:
+    """A worker thread that feeds ``validation`` the batches put to it; leaving the block
+    waits until every batch is checked (and raises the gate's failure, if any)."""
+    gate: Handoff[pa.RecordBatch] = Handoff(validation.add, name="quality-gate")
+    try:
+        yield gate
+        gate.close()
+    finally:
+        gate.abandon()
+
+
+def _teed(
+    batches: Iterator[pa.RecordBatch], views: ViewPass, gate: Handoff[pa.RecordBatch]
+) -> Iterator[pa.RecordBatch]:
+    """The batches, each handed to the views and to the gate before the release's writer
+    takes it."""
     for batch in batches:
         views.add(batch)
+        gate.put(batch)
         yield batch
 
 

@@ -138,15 +138,19 @@ def validate(
     chunk_rows: int = CHUNK_ROWS,
 ) -> QualityReport:
     """Check ``data`` against the suite at ``suite_path`` (see the module docstring)."""
-    suite = load_suite(suite_path)
-    batches = data.to_batches() if isinstance(data, pa.Table) else data
-    schema = data.schema if isinstance(data, pa.Table) else None
-    return _Validation(suite).run(batches, schema, chunk_rows)
+    validation = Validation(load_suite(suite_path), chunk_rows=chunk_rows)
+    for batch in data.to_batches() if isinstance(data, pa.Table) else data:
+        validation.add(batch)
+    return validation.report(data.schema if isinstance(data, pa.Table) else None)
 
 
-class _Validation:
-    def __init__(self, suite: Suite) -> None:
-        self.suite = suite
+class Validation:
+    """:func:`validate` fed one batch at a time: :meth:`add` every batch of the release in
+    order, then :meth:`report`. Publishing feeds it the batches it is writing. Not
+    thread-safe: one thread adds, then the same or another reports."""
+
+    def __init__(self, suite: Suite, *, chunk_rows: int = CHUNK_ROWS) -> None:
+        self.suite, self.chunk_rows = suite, chunk_rows
         self.kinds = [item["type"] for item in suite.expectations]
         per_chunk = [i for i, kind in enumerate(self.kinds) if kind in ROW_WISE | EVERY_CHUNK]
         self.arrowed = [i for i in per_chunk if arrow_checks.checkable(suite.expectations[i])]
@@ -162,23 +166,30 @@ class _Validation:
         }
         self.merged: dict[int, dict[str, Any]] = {}
         self.rows = self.chunks = 0
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+        self._schema: pa.Schema | None = None
 
-    def run(
-        self, batches: Iterable[pa.RecordBatch], schema: pa.Schema | None, chunk_rows: int
-    ) -> QualityReport:
-        pending: list[pa.RecordBatch] = []
-        for batch in _at_most(batches, chunk_rows):
-            schema = batch.schema
+    def add(self, batch: pa.RecordBatch) -> None:
+        """Take the next batch; checks a chunk whenever ``chunk_rows`` rows are in hand."""
+        for piece in _at_most(batch, self.chunk_rows):
+            self._schema = piece.schema
             for accumulator in self.streamed.values():
-                accumulator.add(batch)
-            pending.append(batch)
-            if sum(item.num_rows for item in pending) >= chunk_rows:
-                self._chunk(pa.Table.from_batches(pending))
-                pending = []
-        if pending or self.chunks == 0:
+                accumulator.add(piece)
+            self._pending.append(piece)
+            self._pending_rows += piece.num_rows
+            if self._pending_rows >= self.chunk_rows:
+                self._chunk(pa.Table.from_batches(self._pending))
+                self._pending, self._pending_rows = [], 0
+
+    def report(self, schema: pa.Schema | None = None) -> QualityReport:
+        """Check the last chunk and give the verdict; ``schema`` serves an empty release."""
+        if self._pending or self.chunks == 0:
+            schema = self._schema or schema
             if schema is None:
                 raise InvalidInput("The release is empty and has no schema to validate.")
-            self._chunk(pa.Table.from_batches(pending, schema=schema))
+            self._chunk(pa.Table.from_batches(self._pending, schema=schema))
+            self._pending, self._pending_rows = [], 0
         return self._report()
 
     def _chunk(self, table: pa.Table) -> None:
@@ -246,11 +257,10 @@ class _Validation:
         }
 
 
-def _at_most(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
-    """``batches`` cut so that none is longer than ``rows`` (slices: no copy)."""
-    for batch in batches:
-        for start in range(0, batch.num_rows, rows):
-            yield batch.slice(start, rows)
+def _at_most(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
+    """``batch`` cut so that no piece is longer than ``rows`` (slices: no copy)."""
+    for start in range(0, batch.num_rows, rows):
+        yield batch.slice(start, rows)
 
 
 def _merge(previous: dict[str, Any] | None, current: Mapping[str, Any]) -> dict[str, Any]:

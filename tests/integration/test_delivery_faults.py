@@ -33,6 +33,7 @@ from dataspace.store.models import DeliveryRow, OutboxRow
 from dataspace.store.outbox import OutboxMessage
 from infra.process import PidFile, is_alive
 from infra.stack import Stack
+from producers.publish import UPLOAD_STAGE
 from producers.relay import relay_once
 from tests.chain_world import QUICK_JOIN, Chain, landed_ids, no_partials
 from tests.fixtures.controlplane import Space
@@ -143,7 +144,7 @@ def test_a_broker_killed_during_publish_loses_nothing_after_relay(
     chain: Chain, broker: Broker
 ) -> None:
     suppliers = list(chain.agreements)
-    killer = KillAt(broker, "upload")  # mid-way: the release and its views are being written
+    killer = KillAt(broker, UPLOAD_STAGE)  # mid-way: the release and its views are being written
 
     summary = chain.publish(chain.orders(0), "week-0", progress=killer)
 

@@ -5,8 +5,10 @@ quality and ended agreements deliver nothing."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -137,6 +139,32 @@ def test_views_are_derived_in_the_same_pass_as_the_release_not_read_back(
     columns = ["week", "supplier_id", "part_no", "quantity"]
     view = read_object(store, delivery.object_key, delivery.sha256)
     assert view.equals(own_rows("supplier-02").select(columns))
+    assert len(summary.delivered) == 2
+
+
+def test_the_gate_checks_the_batches_the_release_is_written_from_in_one_read(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[Path] = []
+    checked: list[int] = []
+    real_read, real_add = publishing.read_input, publishing.Validation.add
+
+    def read_input(path: Path, avro: Mapping[str, Any]) -> Iterator[pa.RecordBatch]:
+        reads.append(path)
+        return real_read(path, avro)
+
+    def add(self: publishing.Validation, batch: pa.RecordBatch) -> None:
+        checked.append(batch.num_rows)
+        real_add(self, batch)
+
+    monkeypatch.setattr(publishing, "read_input", read_input)
+    monkeypatch.setattr(publishing.Validation, "add", add)
+    source = write_input(ORDERS, tmp_path / "orders.parquet")
+    summary = run(world, source)
+
+    assert reads == [source]  # one read of the input serves the gate, release and views
+    assert sum(checked) == summary.rows == ORDERS.num_rows
+    assert summary.status == "accepted"
     assert len(summary.delivered) == 2
 
 

@@ -46,7 +46,7 @@ from dataspace.store.outbox import DEFAULT_LEASE
 from dataspace.store.types import utcnow
 from infra.process import PidFile, is_alive
 from infra.stack import Stack
-from producers.publish import publish
+from producers.publish import UPLOAD_STAGE, publish
 from producers.relay import relay_once
 from tests.chain_world import Chain, landed_ids, no_partials
 from tests.fixtures.controlplane import Space
@@ -162,7 +162,7 @@ class KillStoreMidUpload:
         self.stage = stage
 
     def advance(self, rows: int) -> None:
-        if self.stage == "upload" and not self.killed:
+        if self.stage == UPLOAD_STAGE and not self.killed:
             self.store.kill()  # the writer is open, the batch on its way to it
             self.killed = True
 
