@@ -24,10 +24,12 @@ SQLITE_FULL = 2  # PRAGMA synchronous: 1 is NORMAL, 2 is FULL
 
 def _enqueue(db: Database, *keys: str) -> list[int]:
     with db.transaction() as session:
-        return [
-            outbox.enqueue(session, TOPIC, key, f"event {n}".encode(), {"event-id": str(n)}).id
+        rows = [
+            outbox.enqueue(session, TOPIC, key, f"event {n}".encode(), {"event-id": str(n)})
             for n, key in enumerate(keys)
         ]
+        session.flush()  # the ids are handed out, in the order the rows were added
+        return [row.id for row in rows]
 
 
 def test_claim_returns_unsent_messages_in_id_order_with_their_content(db: Database) -> None:
