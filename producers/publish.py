@@ -39,7 +39,6 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -285,7 +284,7 @@ def write_with_views(  # noqa: PLR0917 (a step of the story)
             ViewPass(
                 store, given.schema, requests, product=plan.product_id, version=plan.version
             ) as views,
-            _checking(validation) as gate,
+            Handoff(validation.add, name="quality-gate") as gate,
         ):
             batches = _teed(given.batches(progress), views, gate)
             release = write_release(store, plan.product_id, plan.version, given.schema, batches)
@@ -300,18 +299,6 @@ def write_with_views(  # noqa: PLR0917 (a step of the story)
         log.warning("discarding unannounced objects of %s v%s", plan.product_id, plan.version)
         store.discard(version_prefix(plan.product_id, plan.version))
         return one_pass()
-
-
-@contextmanager
-def _checking(validation: Validation) -> Iterator[Handoff[pa.RecordBatch]]:
-    """A worker thread that feeds ``validation`` the batches put to it; leaving the block
-    waits until every batch is checked (and raises the gate's failure, if any)."""
-    gate: Handoff[pa.RecordBatch] = Handoff(validation.add, name="quality-gate")
-    try:
-        yield gate
-        gate.close()
-    finally:
-        gate.abandon()
 
 
 def _teed(

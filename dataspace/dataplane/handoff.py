@@ -9,7 +9,9 @@ the two overlap on a second core. Guarantees of :class:`Handoff`:
 - the worker's first failure is raised by the next :meth:`Handoff.put` or by
   :meth:`Handoff.close`, on the caller's thread; items after a failure are dropped;
 - :meth:`Handoff.abandon` drops what is left and waits for the worker; it is safe after
-  ``close`` and twice, so it can sit in a ``finally``.
+  ``close`` and twice, so it can sit in a ``finally``;
+- as a context manager, a block left normally closes it (waits, raises the worker's
+  failure) and a block left by an exception abandons it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
+from types import TracebackType
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -43,6 +46,20 @@ class Handoff(Generic[T]):
             raise RuntimeError("put() on a closed handoff")
         self._raise_failure()
         self._queue.put(item)
+
+    def __enter__(self) -> Handoff[T]:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.close()
+        else:
+            self.abandon()
 
     def close(self) -> None:
         """Wait until every item is handled; raises the worker's failure."""

@@ -86,3 +86,41 @@ def test_abandon_drops_what_waits_never_raises_and_may_follow_close() -> None:
     handoff.abandon()
     with pytest.raises(RuntimeError, match="closed"):
         handoff.put(4)
+
+
+def test_a_block_left_normally_waits_for_every_item_and_raises_the_workers_failure() -> None:
+    seen: list[int] = []
+
+    def work(number: int) -> None:
+        if number == 2:
+            raise ValueError("bad item")
+        seen.append(number)
+
+    def put_all() -> None:
+        with Handoff(work, name="test") as handoff:
+            for number in range(3):
+                handoff.put(number)
+
+    with pytest.raises(ValueError, match="bad item"):
+        put_all()
+    assert seen == [0, 1]
+
+
+def test_a_block_left_by_an_exception_drops_what_is_queued_and_keeps_that_exception() -> None:
+    release = threading.Event()
+    seen: list[int] = []
+
+    def work(number: int) -> None:
+        release.wait()
+        seen.append(number)
+
+    def fail_midway() -> None:
+        with Handoff(work, name="test", depth=5) as handoff:
+            for number in range(4):
+                handoff.put(number)  # the worker holds 0; 1-3 wait in the queue
+            threading.Timer(0.2, release.set).start()  # after the block has abandoned it
+            raise KeyError("the caller failed")
+
+    with pytest.raises(KeyError, match="the caller failed"):
+        fail_midway()
+    assert seen == [0]
