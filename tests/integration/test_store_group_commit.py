@@ -60,7 +60,7 @@ def queued_behind_first(
     group: GroupCommit[str, str] = GroupCommit(db, register(gate))
     pool = ThreadPoolExecutor(len(names) + 1)
     first = pool.submit(group.run, "first")
-    gate.first_running.wait(30)
+    assert gate.first_running.wait(30), "the first item's step never ran"
     others = [pool.submit(group.run, name) for name in names]
     wait_for(lambda: len(group._queue) == len(names), timeout=30)
     gate.open.set()

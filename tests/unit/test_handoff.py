@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from dataspace.dataplane.handoff import Handoff
+from tests.helpers import wait_for
 
 
 def test_items_are_handled_in_order_and_close_waits_for_all() -> None:
@@ -76,9 +77,10 @@ def test_abandon_drops_what_waits_never_raises_and_may_follow_close() -> None:
     handoff = Handoff(work, name="test", depth=3)
     for number in range(3):
         handoff.put(number)
-    started.wait(timeout=5)
+    assert started.wait(timeout=30), "the worker never took item 0"
     abandon = threading.Thread(target=handoff.abandon)
     abandon.start()
+    wait_for(lambda: handoff._dropping)  # 1 and 2 are still queued when the worker goes on
     release.set()
     abandon.join(timeout=5)
     assert not abandon.is_alive()
@@ -107,18 +109,27 @@ def test_a_block_left_normally_waits_for_every_item_and_raises_the_workers_failu
 
 
 def test_a_block_left_by_an_exception_drops_what_is_queued_and_keeps_that_exception() -> None:
-    release = threading.Event()
+    taken, release = threading.Event(), threading.Event()
     seen: list[int] = []
 
     def work(number: int) -> None:
+        taken.set()
         release.wait()
         seen.append(number)
+
+    def release_once_abandoned(handoff: Handoff[int]) -> None:
+        try:
+            wait_for(lambda: handoff._dropping)
+        finally:
+            release.set()  # also when the block did not abandon, so that the test ends
 
     def fail_midway() -> None:
         with Handoff(work, name="test", depth=5) as handoff:
             for number in range(4):
-                handoff.put(number)  # the worker holds 0; 1-3 wait in the queue
-            threading.Timer(0.2, release.set).start()  # after the block has abandoned it
+                handoff.put(number)
+            assert taken.wait(timeout=30), "the worker never took item 0"
+            # The worker holds 0; 1-3 wait in the queue until the block has abandoned it.
+            threading.Thread(target=release_once_abandoned, args=(handoff,), daemon=True).start()
             raise KeyError("the caller failed")
 
     with pytest.raises(KeyError, match="the caller failed"):

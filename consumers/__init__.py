@@ -1,1 +1,0 @@
-"""The subscriber side: delivery consumer, grant + download + verify + land, receipts."""

@@ -1,0 +1,1 @@
+"""The subscriber agent: delivery consumer, grant + download + verify + land, receipts."""

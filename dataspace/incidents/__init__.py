@@ -1,1 +1,0 @@
-"""Event-driven incident handling: what the Kafka trigger of the incident DAG runs."""

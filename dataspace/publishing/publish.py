@@ -1,0 +1,388 @@
+"""Publishing a release: the provider's main job, as a short story of named steps.
+
+1. **plan**: the provider owns the product and is active; the version is the last one + 1;
+2. **check** the input's columns against ``schemas/products/<schema>.avsc`` (one sentence
+   naming the wrong columns; nothing written);
+3. **decide** every agreement on the product (in force? does its policy allow ``use`` now?);
+4. **gate and write** in one streaming pass over the input: each batch is checked against
+   ``expectations/<suite>.json`` on a worker thread (:class:`~dataspace.quality.gate.Validation`)
+   while the release is written once (``<product>/<version>/part-0.parquet``, SHA-256 and
+   rows) with every allowed view; hash masks are salted per agreement with
+   :meth:`KeyStore.mask_salt` (an HMAC of the agreement id under the node's secret). The
+   write is speculative: nothing records or announces it until the gate has passed. On
+   failure every object of the version is removed, the quality report is stored at
+   ``<product>/<version>/quality-report.json``, the release is recorded as quarantined
+   (ledger entry, ReleaseQuarantined event) and nothing is delivered
+   (docs/adr/0018-the-gate-checks-while-the-release-is-written.md);
+5. **record** release, deliveries, counts, ledger entries and events in one transaction;
+6. **relay** the outbox once, so events go out at once when the broker is up. A broker that
+   is down does not fail the publish: the events wait in the outbox for ``dataspace relay``.
+
+Re-running a publish that crashed before step 5 writes to the same keys (the version was
+never recorded, so it is handed out again): a release or view already complete with the same
+content is reused, and one left with other content by the crashed attempt is discarded and
+written again, since nobody was told of it. Step 1 reserves the version
+(:mod:`dataspace.controlplane.reservations`): a second publish of the product meanwhile is
+refused at once, before it writes anything; the reservation is renewed after each long step,
+settled by step 5 and given back when the publish fails.
+
+``mode`` is recorded on the release and in every event. Deliveries are made the same way in
+both modes; *snapshot* tells subscribers the release replaces earlier versions, *append*
+that its rows add to them (a subscriber keeps every version it landed and reads them
+together).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dataspace.adapters.kafka_publisher import KafkaPublisher
+from dataspace.adapters.s3 import arrow_filesystem, ensure_bucket, minio_client
+from dataspace.config import Settings
+from dataspace.controlplane import releases, reservations
+from dataspace.controlplane.keystore import KeyStore
+from dataspace.controlplane.releases import Delivery, QualityFacts, Recipient, ReleasePlan
+from dataspace.dataplane.handoff import Handoff
+from dataspace.dataplane.objects import ObjectStore, StoredObject, report_key, version_prefix
+from dataspace.dataplane.release import write_release
+from dataspace.dataplane.schema_check import check_input, load_avro_schema, read_input
+from dataspace.dataplane.views import ViewPass, ViewRequest
+from dataspace.errors import Conflict, InvalidInput
+from dataspace.quality.gate import QualityReport, Validation, load_suite
+from dataspace.store.db import Database
+from dataspace.store.types import utcnow
+from producers.flush import TIMEOUT_SECONDS, flush_outbox
+
+log = logging.getLogger(__name__)
+
+RELAY_TIMEOUT_SECONDS = TIMEOUT_SECONDS  # a publishing process's own publisher waits as long
+HASH_CHUNK_BYTES = 1024 * 1024
+# The progress stage of the one pass that checks the input and writes the release and views.
+UPLOAD_STAGE = "gate + upload"
+
+
+class Progress(Protocol):
+    """Where a long step reports how far it got (the CLI draws bars; tests pass nothing)."""
+
+    def start(self, stage: str, total_rows: int | None) -> None: ...
+
+    def advance(self, rows: int) -> None: ...
+
+
+class _Silent:
+    def start(self, stage: str, total_rows: int | None) -> None:
+        return None
+
+    def advance(self, rows: int) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class DeliveryLine:
+    subscriber: str
+    agreement_id: str
+    delivery_id: str | None
+    rows: int | None
+    bytes: int | None
+    reason: str | None  # why nothing was delivered
+
+
+@dataclass(frozen=True)
+class PublishSummary:
+    """What a publish did, for the CLI's table and ``--json``."""
+
+    product_id: str
+    version: int
+    mode: str
+    status: str  # accepted | quarantined
+    rows: int
+    bytes: int
+    sha256: str
+    quality: str
+    report_key: str | None = None
+    deliveries: tuple[DeliveryLine, ...] = ()
+    events_sent: int = 0
+    events_pending: int = 0
+    relay_error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def delivered(self) -> tuple[DeliveryLine, ...]:
+        return tuple(line for line in self.deliveries if line.reason is None)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Input:
+    """The file being published, with the product's schema."""
+
+    path: Path
+    avro: dict[str, Any]
+    schema: pa.Schema = field(init=False)
+
+    def batches(self, progress: Progress) -> Iterator[pa.RecordBatch]:
+        for batch in read_input(self.path, self.avro):
+            progress.advance(batch.num_rows)
+            yield batch
+
+
+def publish(
+    settings: Settings,
+    db: Database,
+    keys: KeyStore,
+    *,
+    product_id: str,
+    provider: str,
+    source: Path,
+    mode: str = "snapshot",
+    progress: Progress | None = None,
+    now: datetime | None = None,
+    publisher: KafkaPublisher | None = None,
+) -> PublishSummary:
+    """Publish ``source`` as the next release of ``product_id`` (see the module docstring).
+
+    ``publisher`` relays the events; a process that publishes often passes its one open
+    publisher (a new idempotent producer costs about half a second against Tansu).
+    """
+    started, now, progress = time.monotonic(), now or utcnow(), progress or _Silent()
+    plan = releases.plan_release(
+        db, keys, product=product_id, provider=provider, mode=mode, now=now
+    )
+    try:
+        summary = _publish_reserved(settings, db, keys, plan, source, progress, now)
+    except BaseException:
+        reservations.give_back(db, plan.product_id, plan.reservation)
+        raise
+    summary = relay_pending(settings, db, summary, publisher)
+    log.info(
+        "publish finished",
+        extra={"product": plan.product_id, "version": plan.version, "status": summary.status},
+    )
+    return replace(summary, seconds=round(time.monotonic() - started, 3))
+
+
+# -- the steps ------------------------------------------------------------------------------
+
+
+def _publish_reserved(  # noqa: PLR0917 (the story's state, in the order it is used)
+    settings: Settings,
+    db: Database,
+    keys: KeyStore,
+    plan: ReleasePlan,
+    source: Path,
+    progress: Progress,
+    now: datetime,
+) -> PublishSummary:
+    """Steps 2-5, while this publish holds the version (renewed after each long step)."""
+    given = checked_input(settings, plan, source)
+    store = release_store(settings)
+    recipients = releases.recipients(db, keys, plan, now)
+    requests = view_requests(keys, recipients)
+    report, release, deliveries = write_with_views(settings, store, plan, given, requests, progress)
+    reservations.renew(db, plan.product_id, plan.reservation)
+    if not report.passed:
+        store.discard(version_prefix(plan.product_id, plan.version))
+        return quarantine(db, keys, store, plan, given, report, now)
+    late = releases.record_publication(db, keys, plan, release, deliveries, now=now)
+    return summarize(plan, release, report, recipients, deliveries, late)
+
+
+def checked_input(settings: Settings, plan: ReleasePlan, source: Path) -> _Input:
+    """The input, if it is a readable file whose columns match the product's schema."""
+    if not source.is_file():
+        raise InvalidInput(f"The file {source} does not exist or is not a file; check the path.")
+    avro = load_avro_schema(settings.schemas_dir / "products" / f"{plan.schema_name}.avsc")
+    given = _Input(source, avro)
+    try:
+        given.schema = check_input(source, avro)
+    except PermissionError as exc:
+        raise InvalidInput(f"The file {source} cannot be read ({exc.strerror}).") from exc
+    return given
+
+
+def release_store(settings: Settings) -> ObjectStore:
+    """The node's release bucket (created on first use)."""
+    endpoint = settings.s3()
+    ensure_bucket(minio_client(endpoint), settings.release_bucket)
+    return ObjectStore(arrow_filesystem(endpoint), settings.release_bucket)
+
+
+def quarantine(  # noqa: PLR0917 (a step of the story; arguments in the order they are used)
+    db: Database,
+    keys: KeyStore,
+    store: ObjectStore,
+    plan: ReleasePlan,
+    given: _Input,
+    report: QualityReport,
+    now: datetime,
+) -> PublishSummary:
+    """Store the report, record the quarantined release, deliver nothing."""
+    document = json.dumps(report.report_json, indent=2, sort_keys=True, default=str).encode()
+    stored_report = store.put(report_key(plan.product_id, plan.version), document)
+    rows = int(report.statistics["rows"])
+    rejected = StoredObject("", _file_sha256(given.path), rows, given.path.stat().st_size)
+    failed = tuple(
+        f"{item.type}({item.column})" if item.column else item.type
+        for item in report.failed_expectations
+    )
+    quality = QualityFacts(int(report.statistics["evaluated_expectations"]), len(failed), failed)
+    releases.record_quarantine(
+        db, keys, plan, rejected=rejected, report=stored_report, quality=quality, now=now
+    )
+    return PublishSummary(
+        plan.product_id,
+        plan.version,
+        plan.mode,
+        "quarantined",
+        rows,
+        rejected.bytes,
+        rejected.sha256,
+        report.summary(),
+        report_key=stored_report.key,
+    )
+
+
+def view_requests(keys: KeyStore, recipients: list[Recipient]) -> list[ViewRequest]:
+    """The view of every recipient its policy allows one, with its agreement's mask salt."""
+    return [
+        ViewRequest(r.subscriber, r.agreement_id, r.view, keys.mask_salt(r.agreement_id))
+        for r in recipients
+        if r.view is not None
+    ]
+
+
+def write_with_views(  # noqa: PLR0917 (a step of the story)
+    settings: Settings,
+    store: ObjectStore,
+    plan: ReleasePlan,
+    given: _Input,
+    requests: list[ViewRequest],
+    progress: Progress,
+) -> tuple[QualityReport, StoredObject, list[Delivery]]:
+    """Gate the input and write the release and every view in one pass over it; objects
+    that an unrecorded attempt left with other content are discarded and written again.
+    The caller removes what was written if the gate's report did not pass."""
+    suite = load_suite(settings.expectations_dir / f"{plan.suite_name}.json")
+
+    def one_pass() -> tuple[QualityReport, StoredObject, list[Delivery]]:
+        progress.start(UPLOAD_STAGE, _known_rows(given.path))
+        validation = Validation(suite)
+        with (
+            ViewPass(
+                store, given.schema, requests, product=plan.product_id, version=plan.version
+            ) as views,
+            Handoff(validation.add, name="quality-gate") as gate,
+        ):
+            batches = _teed(given.batches(progress), views, gate)
+            release = write_release(store, plan.product_id, plan.version, given.schema, batches)
+            derived = views.finish(release)
+        report = validation.report(given.schema)
+        made = [Delivery(view.agreement, view.subscriber, view.stored) for view in derived]
+        return report, release, made
+
+    try:
+        return one_pass()
+    except Conflict:
+        log.warning("discarding unannounced objects of %s v%s", plan.product_id, plan.version)
+        store.discard(version_prefix(plan.product_id, plan.version))
+        return one_pass()
+
+
+def _teed(
+    batches: Iterator[pa.RecordBatch], views: ViewPass, gate: Handoff[pa.RecordBatch]
+) -> Iterator[pa.RecordBatch]:
+    """The batches, each handed to the views and to the gate before the release's writer
+    takes it."""
+    for batch in batches:
+        views.add(batch)
+        gate.put(batch)
+        yield batch
+
+
+def summarize(  # noqa: PLR0917 (a step of the story)
+    plan: ReleasePlan,
+    release: StoredObject,
+    report: QualityReport,
+    recipients: list[Recipient],
+    deliveries: list[Delivery],
+    late: list[releases.Refusal],
+) -> PublishSummary:
+    made = {d.agreement_id: d for d in deliveries}
+    refused = {r.agreement_id: r.reason for r in late}
+    lines = [
+        _line(plan, recipient, made.get(recipient.agreement_id), refused)
+        for recipient in recipients
+    ]
+    return PublishSummary(
+        plan.product_id,
+        plan.version,
+        plan.mode,
+        "accepted",
+        release.rows,
+        release.bytes,
+        release.sha256,
+        report.summary(),
+        deliveries=tuple(lines),
+    )
+
+
+def _line(
+    plan: ReleasePlan, recipient: Recipient, made: Delivery | None, refused: dict[str, str]
+) -> DeliveryLine:
+    who = (recipient.subscriber, recipient.agreement_id)
+    late = refused.get(recipient.agreement_id)
+    if made is None or late is not None:
+        return DeliveryLine(*who, None, None, None, late or recipient.reason)
+    identifier = releases.delivery_id(recipient.agreement_id, plan.version)
+    return DeliveryLine(*who, identifier, made.stored.rows, made.stored.bytes, None)
+
+
+def relay_pending(
+    settings: Settings,
+    db: Database,
+    summary: PublishSummary,
+    publisher: KafkaPublisher | None = None,
+) -> PublishSummary:
+    """Send what the outbox holds now; a broker that is down leaves it pending, not failed."""
+    sent, pending, error = relay_outbox(settings, db, publisher)
+    return replace(summary, events_sent=sent, events_pending=pending, relay_error=error)
+
+
+def relay_outbox(
+    settings: Settings, db: Database, publisher: KafkaPublisher | None = None
+) -> tuple[int, int, str | None]:
+    """Relay the outbox until it is empty or the broker fails: (sent, pending, error)."""
+    flushed = flush_outbox(settings, db, publisher)
+    return flushed.sent, flushed.pending, flushed.error
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _known_rows(path: Path) -> int | None:
+    """The row count a Parquet footer states; None for CSV (known after the gate)."""
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except (OSError, pa.ArrowInvalid):
+        return None
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        while chunk := source.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
