@@ -54,5 +54,8 @@ $(UV):
 
 $(STAMP): pyproject.toml constraints.txt | $(UV)
 	test -x $(BIN)/python || $(UV) venv --quiet --python "$$(command -v $(PYTHON))" $(VENV)
-	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet -c constraints.txt -e ".[dev]"
+	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet --compile-bytecode -c constraints.txt -e ".[dev]"
+	# Bytecode for the package too: with PYTHONDONTWRITEBYTECODE set (as on these machines)
+	# nothing is cached at import, and every command would compile its modules anew.
+	$(BIN)/python -m compileall -q dataspace
 	touch $(STAMP)

@@ -38,15 +38,16 @@ from benchmarks import synthetic  # noqa: E402
 from benchmarks.synthetic import BATCH  # noqa: E402
 from dataspace.adapters.s3 import arrow_filesystem, ensure_bucket, minio_client  # noqa: E402
 from dataspace.config import load_settings  # noqa: E402
-from dataspace.dataplane.objects import ObjectStore, release_key  # noqa: E402
+from dataspace.dataplane.layout import release_key  # noqa: E402
+from dataspace.dataplane.objects import ObjectStore  # noqa: E402
 from dataspace.dataplane.parquet_io import WRITER_OPTIONS  # noqa: E402
 from dataspace.dataplane.release import write_release  # noqa: E402
 from dataspace.dataplane.slicing import filter_each, partition, split_rows  # noqa: E402
 from dataspace.dataplane.views import ViewRequest, derive_views  # noqa: E402
 from dataspace.policy.model import Mask, ViewSpec  # noqa: E402
 from dataspace.policy.vocabulary import MaskMethod  # noqa: E402
-from infra.ports import free_port, free_port_block  # noqa: E402
-from infra.stack import Stack  # noqa: E402
+from dataspace.stack.ports import free_port, free_port_block  # noqa: E402
+from dataspace.stack.stack import Stack  # noqa: E402
 
 MB = 1e6
 PRODUCT = "purchase-orders"

@@ -40,10 +40,10 @@ from rich.table import Table  # noqa: E402
 from benchmarks import delivery_paths  # noqa: E402
 from benchmarks.delivery_world import Run, build_world, supplier, write_artifacts, write_input  # noqa: E402
 from dataspace.config import load_settings  # noqa: E402
-from dataspace.controlplane.keystore import KeyStore  # noqa: E402
+from dataspace.identity.keystore import KeyStore  # noqa: E402
+from dataspace.stack.ports import free_port, free_port_block  # noqa: E402
+from dataspace.stack.stack import Stack  # noqa: E402
 from dataspace.store.db import Database, migrate  # noqa: E402
-from infra.ports import free_port, free_port_block  # noqa: E402
-from infra.stack import Stack  # noqa: E402
 
 GB = 1e9
 PATHS = {

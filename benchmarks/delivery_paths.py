@@ -33,27 +33,28 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from confluent_kafka import Consumer, Producer
 
-import consumers.subscriber as agent_module
-import consumers.worker as worker_module
-import producers.publish as publish_module
+import dataspace.agent.subscriber as agent_module
+import dataspace.agent.worker as worker_module
+import dataspace.publishing.publish as publish_module
 from benchmarks.delivery_world import SCHEMA
-from consumers.control_plane import LocalControlPlane
-from consumers.subscriber import SubscribeOptions, subscribe
 from dataspace.adapters.kafka import ensure_topics
 from dataspace.adapters.kafka_consumer import GroupConsumer
-from dataspace.adapters.kafka_publisher import KafkaPublisher
+from dataspace.adapters.kafka_producer import KafkaSender
 from dataspace.adapters.s3 import arrow_filesystem, ensure_bucket, minio_client, presigner
+from dataspace.agent.control_plane import LocalControlPlane
+from dataspace.agent.subscriber import SubscribeOptions, subscribe
 from dataspace.config import Settings
 from dataspace.controlplane import participants, releases
-from dataspace.controlplane.keystore import KeyStore
 from dataspace.dataplane.parquet_io import ROW_GROUP_ROWS, WRITER_OPTIONS
 from dataspace.events.envelope import decode, encode
 from dataspace.events.registry import default_registry, event_id_for
+from dataspace.events.relay import drain
+from dataspace.identity.keystore import KeyStore
+from dataspace.node import Node
+from dataspace.publishing.publish import publish
 from dataspace.quality.gate import validate
 from dataspace.store import outbox
 from dataspace.store.db import Database
-from producers.publish import RELAY_TIMEOUT_SECONDS, publish
-from producers.relay import drain
 
 MB = 1e6
 JOIN_TIMEOUT = 120.0
@@ -211,7 +212,7 @@ def _instrument(clock: Clock) -> list[tuple[Any, str, Any]]:
         (publish_module, "write_with_views", "publish: gate + write release + views (one pass)"),
         (releases, "recipients", "publish: decide agreements"),
         (releases, "record_publication", "publish: record (ledger, outbox)"),
-        (publish_module, "relay_pending", "publish: relay outbox"),
+        (Node, "flush_outbox", "publish: relay outbox"),
         (worker_module, "land", "subscriber: download+verify+land"),
     ]
     return [(owner, name, clock.timed(step, getattr(owner, name))) for owner, name, step in targets]
@@ -235,22 +236,20 @@ def ours(settings: Settings, run: dict[str, Any]) -> dict[str, Any]:
     importing = time.perf_counter()
     warm_up_gate(settings, Path(run["input"]))
     gx_import_s = time.perf_counter() - importing
-    publisher = KafkaPublisher(settings, timeout=RELAY_TIMEOUT_SECONDS, log_level="2")
-    with Database(settings.effective_database_url) as db, counting_assignments(clock), publisher:
+    with Database(settings.effective_database_url) as db, counting_assignments(clock):
         keys = KeyStore(settings.keys_dir)
+        node = Node(settings, db, keys)
+        node.sender()  # opened before the clock starts, as a long-running publisher has it
         agents = Agents(settings, db, keys, clock, settings.state_dir / "landing")
         try:
             join_s = agents.start(subscribers)
             with _all_patched(_instrument(clock)):
                 started = time.perf_counter()
                 summary = publish(
-                    settings,
-                    db,
-                    keys,
+                    node,
                     product_id=run["product"],
                     provider="bench-leader",
                     source=Path(run["input"]),
-                    publisher=publisher,
                 )
                 published = time.perf_counter()
                 wanted = {f"receipted:{line.delivery_id}" for line in summary.delivered}
@@ -260,6 +259,7 @@ def ours(settings: Settings, run: dict[str, Any]) -> dict[str, Any]:
                 landed = clock.wait_for(wanted, LAND_TIMEOUT)
         finally:
             agents.close()
+            node.close()
     first_grant = min(v for k, v in clock.marks.items() if k.startswith("granted:"))
     return {
         "seconds": round(landed - started, 3),
@@ -500,7 +500,7 @@ def events_ours(settings: Settings, run: dict[str, Any]) -> dict[str, Any]:
         keys = KeyStore(settings.keys_dir)
         public = participants.show_participant(db, "bench-leader").public_key
         signing = keys.signing_key("bench-leader", public)
-        publisher = KafkaPublisher(settings)
+        sender = KafkaSender(settings)
 
         def ident(message: Any) -> str | None:
             event = decode(message.value(), message.headers(), lambda _actor: public, topic=topic)
@@ -515,7 +515,7 @@ def events_ours(settings: Settings, run: dict[str, Any]) -> dict[str, Any]:
             with db.transaction() as session:
                 for event in events:
                     outbox.enqueue(session, event.topic, event.key, event.value, event.headers)
-            drain(db, publisher)
+            drain(db, sender)
             return {event.event_id: announced for event in events}
 
         sample = encode("DeliveryAnnounced", _announcement(tag, 0), signing)
@@ -528,7 +528,7 @@ def events_ours(settings: Settings, run: dict[str, Any]) -> dict[str, Any]:
             return {**_event_figures(sink, send, run), **sizes}
         finally:
             sink.close()
-            publisher.close()
+            sender.close()
 
 
 def events_raw(settings: Settings, run: dict[str, Any]) -> dict[str, Any]:

@@ -20,38 +20,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from benchmarks import synthetic
-from dataspace.catalog.model import ProductDescription
-from dataspace.config import PROJECT_ROOT, Settings
-from dataspace.controlplane import catalog, negotiations, participants
+from dataspace.config import Settings
 from dataspace.controlplane.catalog import Artifacts
-from dataspace.controlplane.keystore import KeyStore
 from dataspace.dataplane.parquet_io import WRITER_OPTIONS
 from dataspace.dataplane.schema_check import arrow_schema
-from dataspace.identity.membership import Registration, Role
-from dataspace.identity.uscc import make_uscc
-from dataspace.policy.model import parse_policy
+from dataspace.identity.keystore import KeyStore
+from dataspace.resources import data_root
+from dataspace.scenario import Scenario, own_rows_offer, whole_release_offer
 from dataspace.store.db import Database
 
 SUPPLIERS = 100
 LEADER = "bench-leader"
-CHAIN = "construction-machinery"
-PURPOSE = "supply-planning"
 SCHEMA = "bench_orders"
-PURPOSE_ONLY = {"leftOperand": "purpose", "operator": "isAnyOf", "rightOperand": [PURPOSE]}
-WHOLE = {
-    "uid": "urn:policy:bench-whole",
-    "permission": [{"action": "use", "constraint": [PURPOSE_ONLY]}],
-}
-OWN_ROWS = {
-    "uid": "urn:policy:bench-own-rows",
-    "permission": [
-        {
-            "action": "use",
-            "constraint": [PURPOSE_ONLY],
-            "duty": [{"action": "filterRows", "column": "supplier_id"}],
-        }
-    ],
-}
+WHOLE = whole_release_offer("urn:policy:bench-whole")
+OWN_ROWS = own_rows_offer("urn:policy:bench-own-rows")
 AVRO: dict[str, Any] = {
     "type": "record",
     "name": SCHEMA,
@@ -118,7 +100,7 @@ def write_artifacts(root: Path) -> tuple[Path, Path]:
     schemas, expectations = root / "schemas", root / "expectations"
     (schemas / "products").mkdir(parents=True)
     expectations.mkdir()
-    (schemas / "events").symlink_to(PROJECT_ROOT / "schemas" / "events")
+    (schemas / "events").symlink_to(data_root() / "schemas" / "events")
     (schemas / "products" / f"{SCHEMA}.avsc").write_text(json.dumps(AVRO, indent=2))
     (expectations / f"{SCHEMA}.json").write_text(json.dumps(SUITE, indent=2))
     return schemas, expectations
@@ -133,56 +115,21 @@ class Run:
     sliced: bool
 
 
-class _Registrar:
-    def __init__(self, db: Database, keys: KeyStore) -> None:
-        self.db, self.keys, self.codes = db, keys, iter(range(1, 10_000))
-
-    def member(self, pid: str, role: Role, chains: frozenset[str]) -> None:
-        uscc = make_uscc(f"9132050{next(self.codes):010d}")
-        registration = Registration(
-            pid, f"{pid} Co., Ltd.", uscc, frozenset({role}), "CN-JS", chains
-        )
-        participants.register(self.db, self.keys, registration)
-        participants.admit(self.db, self.keys, pid)
-
-
 def build_world(settings: Settings, db: Database, keys: KeyStore, runs: list[Run]) -> None:
     """Operator, leader, every supplier, and per run a product with its agreements."""
-    participants.init_operator(
-        db, keys, name="Bench Hub", uscc=make_uscc("12320000MB0000001"), region="CN-JS"
-    )
-    registrar = _Registrar(db, keys)
-    registrar.member(LEADER, Role("chain_leader"), frozenset())
-    for number in range(1, SUPPLIERS + 1):
-        registrar.member(supplier(number), Role("supplier"), frozenset({CHAIN}))
     artifacts = Artifacts(settings.schemas_dir, settings.expectations_dir)
+    cast = Scenario(db, keys, artifacts)
+    cast.operator("Bench Hub")
+    cast.member(LEADER, "chain_leader", chains=())
+    for number in range(1, SUPPLIERS + 1):
+        cast.member(supplier(number))
     for run in runs:
-        catalog.create_product(db, keys, _description(run.product), artifacts=artifacts)
-        offer = f"{run.product}-offer-{2 if run.sliced else 1}"
+        cast.product(
+            run.product,
+            owner=LEADER,
+            schema=SCHEMA,
+            titles=("采购订单（基准）", "Purchase orders (benchmark)"),
+            offers=(WHOLE, OWN_ROWS),
+        )
         for subscriber in run.subscribers:
-            agreement = negotiations.request(
-                db,
-                keys,
-                consumer=subscriber,
-                product_id=run.product,
-                purpose=PURPOSE,
-                offer_id=offer,
-            ).agreement_id
-            negotiations.accept(db, keys, actor=LEADER, negotiation_id=agreement)
-
-
-def _description(product: str) -> ProductDescription:
-    return ProductDescription(
-        product_id=product,
-        title_zh="采购订单（基准）",
-        title_en="Purchase orders (benchmark)",
-        description_zh="基准测试用的采购订单",
-        description_en="Purchase orders for the delivery benchmark",
-        owner=LEADER,
-        schema_name=SCHEMA,
-        suite_name=SCHEMA,
-        grade="general",
-        chain_tags=(CHAIN,),
-        cadence="weekly",
-        offers=(parse_policy(WHOLE), parse_policy(OWN_ROWS)),
-    )
+            cast.agree(subscriber, run.product, provider=LEADER, offer=2 if run.sliced else 1)

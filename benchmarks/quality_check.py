@@ -37,8 +37,8 @@ from dataspace.dataplane.release import write_release  # noqa: E402
 from dataspace.demo_data import PURCHASE_ORDERS_SCHEMA  # noqa: E402
 from dataspace.operations.quality import revalidate  # noqa: E402
 from dataspace.operations.stores import release_store  # noqa: E402
-from infra.ports import free_port, free_port_block  # noqa: E402
-from infra.stack import Stack  # noqa: E402
+from dataspace.stack.ports import free_port, free_port_block  # noqa: E402
+from dataspace.stack.stack import Stack  # noqa: E402
 
 BATCH = 64 * 1024
 MB = 1e6

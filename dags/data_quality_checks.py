@@ -35,32 +35,24 @@ log = logging.getLogger(__name__)
 def data_quality_checks() -> None:
     @task
     def list_products() -> list[str]:
-        from dataspace.config import load_settings  # noqa: PLC0415 (read when the task runs)
-        from dataspace.controlplane import catalog  # noqa: PLC0415
-        from dataspace.store.db import Database, migrate  # noqa: PLC0415
+        from dataspace.controlplane import catalog  # noqa: PLC0415 (imported when the task runs)
+        from dataspace.node import open_node  # noqa: PLC0415
 
         named = list(get_current_context()["params"]["products"])
         if named:
             return named
-        settings = load_settings()
-        migrate(settings.effective_database_url)
-        with Database(settings.effective_database_url) as db:
-            return [view.product_id for view in catalog.list_products(db)]
+        with open_node() as node:
+            return [view.product_id for view in catalog.list_products(node.db)]
 
     @task
     def check_product(product: str) -> dict[str, Any]:
         """One product per mapped task: the gate is CPU-bound (benchmarks/quality_check.py)."""
-        from dataspace.config import load_settings  # noqa: PLC0415
-        from dataspace.controlplane.keystore import KeyStore  # noqa: PLC0415
+        from dataspace.node import open_node  # noqa: PLC0415
         from dataspace.operations import jobs  # noqa: PLC0415
         from dataspace.orchestration import final_refusals  # noqa: PLC0415
-        from dataspace.store.db import Database  # noqa: PLC0415
 
-        settings = load_settings()
-        with final_refusals(), Database(settings.effective_database_url) as db:
-            [result] = jobs.quality_check(
-                settings, db, KeyStore(settings.keys_dir), products=[product]
-            )
+        with final_refusals(), open_node() as node:
+            [result] = jobs.quality_check(node, products=[product])
         log.info(
             "product %s v%s: %s, score %s, report %s",
             result["product"], result["version"], result["status"], result["score"],
@@ -70,13 +62,10 @@ def data_quality_checks() -> None:
 
     @task(trigger_rule="all_done")  # one product that could not be checked holds back no alert
     def send_alerts(products: list[str], results: list[dict[str, Any]]) -> dict[str, Any]:
-        from dataspace.config import load_settings  # noqa: PLC0415
-        from dataspace.store.db import Database  # noqa: PLC0415
-        from producers.flush import flush_outbox  # noqa: PLC0415
+        from dataspace.node import open_node  # noqa: PLC0415 (imported when the task runs)
 
-        settings = load_settings()
-        with Database(settings.effective_database_url) as db:
-            flushed = flush_outbox(settings, db)
+        with open_node() as node:
+            flushed = node.flush_outbox()
         checked = [result for result in results if result]
         if flushed.error:
             log.warning("%s events wait in the outbox: %s", flushed.pending, flushed.error)
@@ -91,7 +80,8 @@ def data_quality_checks() -> None:
         return {"alerts": alerts, "sent": flushed.sent, "pending": flushed.pending}
 
     products = list_products()
-    send_alerts(products, check_product.expand(product=products))
+    # TaskFlow passes XComArgs where send_alerts takes values (Airflow's annotations do not).
+    send_alerts(products, check_product.expand(product=products))  # type: ignore[arg-type]
 
 
 data_quality_checks()

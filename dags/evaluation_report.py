@@ -36,11 +36,9 @@ log = logging.getLogger(__name__)
 def evaluation_report() -> None:
     @task
     def write_report() -> dict[str, Any]:
-        from dataspace.config import load_settings  # noqa: PLC0415 (read when the task runs)
+        from dataspace.node import open_node  # noqa: PLC0415 (imported when the task runs)
         from dataspace.operations import jobs  # noqa: PLC0415
-        from dataspace.operations.data_spaces import DEFAULT_PATH  # noqa: PLC0415
         from dataspace.orchestration import final_refusals  # noqa: PLC0415
-        from dataspace.store.db import Database, migrate  # noqa: PLC0415
 
         context = get_current_context()
         params = context["params"]
@@ -50,11 +48,9 @@ def evaluation_report() -> None:
             if params["as_of"]
             else (context["logical_date"] - timedelta(days=1)).date()
         )
-        spaces = Path(params["spaces"]) if params["spaces"] else DEFAULT_PATH
-        settings = load_settings()
-        migrate(settings.effective_database_url)
-        with final_refusals(), Database(settings.effective_database_url) as db:
-            result = jobs.evaluation_report(settings, db, as_of=as_of, spaces_path=spaces)
+        spaces = Path(params["spaces"]) if params["spaces"] else None
+        with final_refusals(), open_node() as node:
+            result = jobs.evaluation_report(node, as_of=as_of, spaces_path=spaces)
         log.info("evaluation report: %s/%s", result["bucket"], result["key"])
         log.info("link (valid 7 days): %s", result["link"])
         return result

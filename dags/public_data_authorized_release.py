@@ -1,7 +1,7 @@
 """公共数据授权运营: release desensitized public data to the operators licensed for it.
 
 Trigger it with the approved scenario application it serves (``{"application": "app-…"}``).
-The steps live in ``producers/public_release.py``; each leaves a signed ledger entry, and a
+The steps live in ``dataspace/publicdata/release.py``; each leaves a signed ledger entry, and a
 refusal (application not approved, k-anonymity violated, an unlicensed agreement, a failed
 expectation suite) fails the run at once, without retries, with the reason in the task log
 and in the ledger (``public_release.stopped``).
@@ -25,7 +25,7 @@ def _settings() -> Any:
 
 
 def _staging(plan: dict[str, Any]) -> Path:
-    from producers.public_release import staging_dir  # noqa: PLC0415
+    from dataspace.publicdata.release import staging_dir  # noqa: PLC0415
 
     run_id = str(get_current_context()["run_id"])
     return staging_dir(_settings(), plan["application"], run_id)
@@ -49,7 +49,7 @@ def public_data_authorized_release() -> None:
     @task
     def authorize() -> dict[str, Any]:
         from dataspace.orchestration import final_refusals  # noqa: PLC0415
-        from producers import public_release  # noqa: PLC0415
+        from dataspace.publicdata import release as public_release  # noqa: PLC0415
 
         with final_refusals():
             application = str(get_current_context()["params"]["application"])
@@ -58,7 +58,7 @@ def public_data_authorized_release() -> None:
     @task
     def ingest(plan: dict[str, Any]) -> str:
         from dataspace.orchestration import final_refusals  # noqa: PLC0415
-        from producers import public_release  # noqa: PLC0415
+        from dataspace.publicdata import release as public_release  # noqa: PLC0415
 
         enterprises = get_current_context()["params"]["enterprises"]
         with final_refusals():
@@ -68,7 +68,7 @@ def public_data_authorized_release() -> None:
     @task
     def desensitize(plan: dict[str, Any], source: str) -> str:
         from dataspace.orchestration import final_refusals  # noqa: PLC0415
-        from producers import public_release  # noqa: PLC0415
+        from dataspace.publicdata import release as public_release  # noqa: PLC0415
 
         with final_refusals():
             target = _staging(plan) / "desensitized.parquet"
@@ -77,7 +77,7 @@ def public_data_authorized_release() -> None:
     @task
     def check_licences(plan: dict[str, Any]) -> list[str]:
         from dataspace.orchestration import final_refusals  # noqa: PLC0415
-        from producers import public_release  # noqa: PLC0415
+        from dataspace.publicdata import release as public_release  # noqa: PLC0415
 
         with final_refusals():
             return public_release.check_licences(_settings(), plan)
@@ -87,14 +87,16 @@ def public_data_authorized_release() -> None:
         plan: dict[str, Any], desensitized: str, licensed: list[str]
     ) -> dict[str, Any]:
         from dataspace.orchestration import final_refusals  # noqa: PLC0415
-        from producers import public_release  # noqa: PLC0415
+        from dataspace.publicdata import release as public_release  # noqa: PLC0415
 
         with final_refusals():
             return public_release.release(_settings(), plan, Path(desensitized))
 
+    # TaskFlow passes XComArgs where the task functions take their values; Airflow's
+    # annotations do not say so, hence the ignores on the wiring lines only.
     plan = authorize()
-    desensitized = desensitize(plan, ingest(plan))
-    validate_and_release(plan, desensitized, check_licences(plan))
+    desensitized = desensitize(plan, ingest(plan))  # type: ignore[arg-type]
+    validate_and_release(plan, desensitized, check_licences(plan))  # type: ignore[arg-type]
 
 
 public_data_authorized_release()

@@ -2,10 +2,10 @@
 
 Scheduled by Kafka events, not by time: an AssetWatcher runs the Kafka message-queue trigger
 on the ReleaseQuarantined topic in the triggerer. Its apply_function
-(``dataspace.incidents.watch.quarantined_release``) verifies each signed Avro envelope
+(``dataspace.operations.incident_watch.quarantined_release``) verifies each signed Avro envelope
 against the control plane and returns the event's facts, which arrive here as the asset
 event's payload. The task opens the incident (control-plane record + ledger entry) and sends
-each subscriber a signed DeliveryDelayed event (``producers/incident_response.py``).
+each subscriber a signed DeliveryDelayed event (``dataspace/operations/incident_response.py``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ quarantined_releases = Asset(
             name="release_quarantined_on_kafka",
             trigger=KafkaMessageQueueTrigger(
                 topics=[QUARANTINED_TOPIC],
-                apply_function="dataspace.incidents.watch.quarantined_release",
+                apply_function="dataspace.operations.incident_watch.quarantined_release",
                 kafka_config_id=KAFKA_CONNECTION_ID,
                 poll_timeout=1,
                 poll_interval=1,
@@ -56,7 +56,7 @@ def quality_incident_on_quarantine() -> None:
     @task
     def open_incidents() -> list[dict[str, Any]]:
         from dataspace.config import load_settings  # noqa: PLC0415
-        from producers.incident_response import respond  # noqa: PLC0415
+        from dataspace.operations.incident_response import respond  # noqa: PLC0415
 
         events = get_current_context()["triggering_asset_events"][quarantined_releases]
         settings = load_settings()

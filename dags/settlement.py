@@ -38,23 +38,17 @@ log = logging.getLogger(__name__)
 def settlement() -> None:
     @task
     def settle_month() -> dict[str, Any]:
-        from dataspace.config import load_settings  # noqa: PLC0415 (read when the task runs)
-        from dataspace.controlplane.keystore import KeyStore  # noqa: PLC0415
+        from dataspace.node import open_node  # noqa: PLC0415 (imported when the task runs)
         from dataspace.operations import jobs  # noqa: PLC0415
         from dataspace.operations.metering import Month  # noqa: PLC0415
         from dataspace.orchestration import final_refusals  # noqa: PLC0415
-        from dataspace.store.db import Database, migrate  # noqa: PLC0415
 
         context = get_current_context()
         params = context["params"]
         month = params["month"] or str(Month.before(context["logical_date"]))
         rules = Path(params["rules"]) if params["rules"] else None
-        settings = load_settings()
-        migrate(settings.effective_database_url)
-        with final_refusals(), Database(settings.effective_database_url) as db:
-            result = jobs.settle_month(
-                settings, db, KeyStore(settings.keys_dir), month=month, rules_path=rules
-            )
+        with final_refusals(), open_node() as node:
+            result = jobs.settle_month(node, month=month, rules_path=rules)
         log.info(
             "settled %s: ledger entry %s, statements %s in bucket %s",
             result["month"], result["ledger_sequence"], result["statements_sha256"],

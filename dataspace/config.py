@@ -23,14 +23,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from dataspace import resources
 from dataspace.errors import ConfigError
 
 CONFIG_FILE_ENV = "DATASPACE_CONFIG"
 DEFAULT_CONFIG_FILE = "dataspace.toml"
 EMBEDDED_S3_USER = "dataspace:operator"
 EMBEDDED_CREDENTIALS_FILE = "s3-credentials.json"
-# Schemas and expectation suites are code kept in the repository next to the package.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # What confluent-kafka's clients take as configuration.
 KafkaConfig = dict[str, str | int | float | bool]
@@ -161,12 +160,20 @@ class Settings(BaseSettings):
         description="Where the embedded stack keeps its data, logs, pid files and keys.",
     )
     schemas_dir: Path = Field(
-        default=PROJECT_ROOT / "schemas",
+        default_factory=lambda: resources.data_root() / "schemas",
         description="Avro schemas: events, and data products under products/<name>.avsc.",
     )
     expectations_dir: Path = Field(
-        default=PROJECT_ROOT / "expectations",
+        default_factory=lambda: resources.data_root() / "expectations",
         description="Great Expectations suites, one <name>.json per data product.",
+    )
+    data_spaces_file: Path = Field(
+        default_factory=resources.data_spaces_file,
+        description="The 123+ data-space configuration the evaluation report counts against.",
+    )
+    dags_dir: Path = Field(
+        default_factory=lambda: resources.data_root() / "dags",
+        description="The DAG folder of the Airflow that `dataspace up --with-airflow` starts.",
     )
     database_url: str | None = Field(
         default=None,
@@ -222,7 +229,7 @@ class Settings(BaseSettings):
         "its worker and triggerer log servers take the next two ports.",
     )
 
-    @field_validator("state_dir", "schemas_dir", "expectations_dir")
+    @field_validator("state_dir", "schemas_dir", "expectations_dir", "data_spaces_file", "dags_dir")
     @classmethod
     def _absolute_path(cls, value: Path) -> Path:
         # Services are started from other directories: a relative path would move with them.

@@ -33,25 +33,19 @@ from rich.console import Console
 from rich.table import Table
 
 from dataspace import demo_data
-from dataspace.adapters.kafka_publisher import KafkaPublisher
 from dataspace.adapters.s3 import ensure_bucket, minio_client, presigner
-from dataspace.catalog.model import Cadence, ProductDescription
 from dataspace.config import Settings
-from dataspace.controlplane import agreements, catalog, ledger, negotiations, participants
-from dataspace.controlplane.keystore import KeyStore
+from dataspace.controlplane import agreements, ledger
 from dataspace.errors import DataspaceError
-from dataspace.identity.membership import Registration, Role
-from dataspace.identity.uscc import make_uscc
-from dataspace.policy.grades import Grade
-from dataspace.policy.model import parse_policy
+from dataspace.identity.keystore import KeyStore
+from dataspace.node import Node
+from dataspace.publishing.publish import PublishSummary, publish
+from dataspace.scenario import Scenario, masked, own_rows_offer
 from dataspace.store.db import Database, migrate
 from dataspace.store.types import utcnow
-from producers.publish import RELAY_TIMEOUT_SECONDS, PublishSummary, publish
 
 LEADER = "xcmg"
 SUPPLIERS = ("supplier-01", "supplier-02", "supplier-03", "supplier-04")
-CHAIN = "construction-machinery"
-PURPOSE = "supply-planning"
 BUCKET = "dataspace-demo"
 ORDERS, FORECASTS = "purchase-orders", "demand-forecasts"
 SHA256_HEX_LENGTH = 64
@@ -63,19 +57,30 @@ class DemoFailed(DataspaceError):
 
 @dataclass
 class Demo:
-    settings: Settings
-    db: Database
-    keys: KeyStore
+    node: Node  # its own control plane, key store and release bucket in the demo's workdir
     workdir: Path
     agreements: dict[tuple[str, str], str] = field(default_factory=dict)
     rounds: list[tuple[str, PublishSummary, float]] = field(default_factory=list)
-    # One publisher for every publish: a new idempotent producer costs ~0.5 s against Tansu.
-    publisher: KafkaPublisher | None = None
+    scenario: Scenario = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.scenario = Scenario(self.db, self.keys, self.node.artifacts)
+
+    @property
+    def settings(self) -> Settings:
+        return self.node.settings
+
+    @property
+    def db(self) -> Database:
+        return self.node.db
+
+    @property
+    def keys(self) -> KeyStore:
+        return self.node.keys
 
 
 def run_demo(settings: Settings, console: Console) -> None:
     demo = _fresh_demo(settings)
-    demo.publisher = KafkaPublisher(demo.settings, timeout=RELAY_TIMEOUT_SECONDS, log_level="2")
     try:
         _admit_members(demo)
         _offer_products(demo)
@@ -99,8 +104,7 @@ def run_demo(settings: Settings, console: Console) -> None:
         console.print(_summary(demo))
         console.print(f"Landed files: {demo.workdir / 'landing'}/<supplier>/<product>/<version>/")
     finally:
-        demo.publisher.close()
-        demo.db.dispose()
+        demo.node.close()
 
 
 def _fresh_demo(settings: Settings) -> Demo:
@@ -113,80 +117,38 @@ def _fresh_demo(settings: Settings) -> Demo:
     url = f"sqlite:///{workdir / 'control-plane.db'}"
     demo_settings = settings.model_copy(update={"database_url": url, "release_bucket": BUCKET})
     migrate(url)
-    return Demo(demo_settings, Database(url), KeyStore(workdir / "keys"), workdir)
+    return Demo(
+        Node(demo_settings, Database(url), KeyStore(workdir / "keys"), owns_db=True), workdir
+    )
 
 
 def _admit_members(demo: Demo) -> None:
     joined = utcnow() - timedelta(days=90)  # members joined a quarter ago
-    participants.init_operator(
-        demo.db,
-        demo.keys,
-        name="江苏省数据枢纽（演示）",
-        uscc=make_uscc("12320000MB0000001"),
-        region="CN-JS",
-        now=joined,
-    )
-    members = [(LEADER, "徐工集团（演示）", Role.CHAIN_LEADER, "CN-JS")]
-    members += [(s, f"配套企业 {s[-2:]}（演示）", Role.SUPPLIER, "CN-JS") for s in SUPPLIERS]
-    for number, (pid, name, role, region) in enumerate(members, start=1):
-        registration = Registration(
-            pid,
-            name,
-            make_uscc(f"9132030{number:010d}"),
-            frozenset({role}),
-            region,
-            frozenset({CHAIN}),
-        )
-        participants.register(demo.db, demo.keys, registration, now=joined)
-        participants.admit(demo.db, demo.keys, pid, now=joined)
-
-
-def _own_rows_offer(uid: str, *duties: dict[str, object]) -> dict[str, object]:
-    purpose = {"leftOperand": "purpose", "operator": "isAnyOf", "rightOperand": [PURPOSE]}
-    own_rows = {"action": "filterRows", "column": "supplier_id"}
-    return {
-        "uid": uid,
-        "permission": [{"action": "use", "constraint": [purpose], "duty": [own_rows, *duties]}],
-    }
+    cast = demo.scenario
+    cast.operator("江苏省数据枢纽（演示）", now=joined)
+    cast.member(LEADER, "chain_leader", name="徐工集团（演示）", now=joined)
+    for supplier in SUPPLIERS:
+        cast.member(supplier, name=f"配套企业 {supplier[-2:]}（演示）", now=joined)
 
 
 def _offer_products(demo: Demo) -> None:
-    masked: dict[str, object] = {"action": "mask", "columns": ["unit_price_cny"], "method": "hash"}
-    for product, schema, title_zh, title_en, offers in (
-        (
-            ORDERS,
-            "purchase_orders",
-            "周度采购订单",
-            "Weekly purchase orders",
-            (
-                _own_rows_offer("urn:demo:orders:own-rows"),
-                _own_rows_offer("urn:demo:orders:masked-price", masked),
-            ),
+    price = masked("unit_price_cny")
+    demo.scenario.product(
+        ORDERS,
+        owner=LEADER,
+        titles=("周度采购订单", "Weekly purchase orders"),
+        offers=(
+            own_rows_offer("urn:demo:orders:own-rows"),
+            own_rows_offer("urn:demo:orders:masked-price", price),
         ),
-        (
-            FORECASTS,
-            "demand_forecasts",
-            "滚动需求预测",
-            "Rolling demand forecasts",
-            (_own_rows_offer("urn:demo:forecasts:own-rows"),),
-        ),
-    ):
-        description = ProductDescription(
-            product_id=product,
-            title_zh=title_zh,
-            title_en=title_en,
-            description_zh=f"{title_zh}（演示数据）",
-            description_en=f"{title_en} (demo data)",
-            owner=LEADER,
-            schema_name=schema,
-            suite_name=schema,
-            grade=Grade.GENERAL,
-            chain_tags=(CHAIN,),
-            cadence=Cadence.WEEKLY,
-            offers=tuple(parse_policy(offer) for offer in offers),
-        )
-        artifacts = catalog.Artifacts(demo.settings.schemas_dir, demo.settings.expectations_dir)
-        catalog.create_product(demo.db, demo.keys, description, artifacts=artifacts)
+    )
+    demo.scenario.product(
+        FORECASTS,
+        owner=LEADER,
+        schema="demand_forecasts",
+        titles=("滚动需求预测", "Rolling demand forecasts"),
+        offers=(own_rows_offer("urn:demo:forecasts:own-rows"),),
+    )
 
 
 def _conclude_agreements(demo: Demo) -> None:
@@ -200,20 +162,10 @@ def _conclude_agreements(demo: Demo) -> None:
         (ORDERS, "supplier-04", 1, two_months_ago, month_ago),  # one month, long over
     ]
     for product, supplier, offer, concluded, valid_until in terms:
-        view = negotiations.request(
-            demo.db,
-            demo.keys,
-            consumer=supplier,
-            product_id=product,
-            purpose=PURPOSE,
-            offer_id=f"{product}-offer-{offer}",
-            valid_until=valid_until,
+        demo.agreements[(product, supplier)] = demo.scenario.agree(
+            supplier, product, provider=LEADER, offer=offer, valid_until=valid_until,
             now=concluded,
-        )
-        negotiations.accept(
-            demo.db, demo.keys, actor=LEADER, negotiation_id=view.agreement_id, now=concluded
-        )
-        demo.agreements[(product, supplier)] = view.agreement_id
+        )  # fmt: skip
 
 
 def _deliver(demo: Demo, label: str, releases: list[tuple[str, pa.Table]]) -> None:
@@ -222,15 +174,7 @@ def _deliver(demo: Demo, label: str, releases: list[tuple[str, pa.Table]]) -> No
     published = []
     for product, table in releases:
         source = demo_data.write_parquet(table, demo.workdir / "outbox" / f"{product}.parquet")
-        summary = publish(
-            demo.settings,
-            demo.db,
-            demo.keys,
-            product_id=product,
-            provider=LEADER,
-            source=source,
-            publisher=demo.publisher,
-        )
+        summary = publish(demo.node, product_id=product, provider=LEADER, source=source)
         published.append((label, summary))
     with ThreadPoolExecutor(len(SUPPLIERS)) as pool:
         list(pool.map(lambda supplier: _subscribe_once(demo, supplier), SUPPLIERS))
@@ -239,8 +183,8 @@ def _deliver(demo: Demo, label: str, releases: list[tuple[str, pa.Table]]) -> No
 
 
 def _subscribe_once(demo: Demo, supplier: str) -> None:
-    from consumers.control_plane import LocalControlPlane  # noqa: PLC0415
-    from consumers.subscriber import SubscribeOptions, subscribe  # noqa: PLC0415
+    from dataspace.agent.control_plane import LocalControlPlane  # noqa: PLC0415
+    from dataspace.agent.subscriber import SubscribeOptions, subscribe  # noqa: PLC0415
 
     presign = presigner(demo.settings.s3(), BUCKET)
     control = LocalControlPlane(demo.db, demo.keys, presign, supplier)

@@ -11,10 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from dataspace.config import PROJECT_ROOT, Settings
+from dataspace.config import Settings
 from dataspace.errors import DataspaceError, InvalidInput, NotFound, Refused
 
-DAGS_FOLDER = PROJECT_ROOT / "dags"
 # The Airflow connection the Kafka triggers of dags/ use; its value comes from the settings.
 KAFKA_CONNECTION_ID = "dataspace_kafka"
 TRIGGER_GROUP = "dataspace-airflow-triggers"
@@ -57,7 +56,7 @@ def airflow_environment(
     }
     return {
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(settings.dags_dir),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from dataspace.config import Settings
-from infra.ports import free_port, free_port_block
+from dataspace.stack.ports import free_port, free_port_block
 
-__all__ = ["free_port", "free_port_block", "node_environment", "wait_for"]
+__all__ = ["DATASPACE", "free_port", "free_port_block", "node_environment", "wait_for"]
 
 T = TypeVar("T")
+# The `dataspace` command of this virtual environment, for tests that run it as a user does.
+DATASPACE = str(Path(sys.executable).parent / "dataspace")
+# The `dataspace` command of this virtual environment, for tests that run it as a user does.
 
 
 def wait_for(check: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.05) -> T:

@@ -15,11 +15,11 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from dataspace.closing import Closing
 from dataspace.config import Settings
 from dataspace.errors import ServiceError
 
@@ -77,7 +77,7 @@ def _header_items(headers: Any) -> list[tuple[str, str | bytes | None]]:
     return list(headers.items() if isinstance(headers, dict) else headers)
 
 
-class GroupConsumer:
+class GroupConsumer(Closing):
     """One member of ``group_id`` reading ``topics``; close it (or use ``with``)."""
 
     def __init__(self, settings: Settings, group_id: str, topics: Sequence[str]) -> None:
@@ -140,14 +140,3 @@ class GroupConsumer:
         if not self._closed:
             self._closed = True
             self._consumer.close()
-
-    def __enter__(self) -> GroupConsumer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -1,4 +1,5 @@
-"""Sending events to Kafka so that a return means "the broker has it".
+"""Sending to Kafka so that a return means "the broker has it": the event producer, and the
+outbox relay's sender.
 
 :class:`EventProducer` guarantees:
 
@@ -21,43 +22,29 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from types import TracebackType
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from dataspace.closing import Closing
 from dataspace.config import Settings
 from dataspace.errors import ServiceError
 from dataspace.events.envelope import EncodedEvent
+from dataspace.events.records import OutgoingRecord
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DELIVERY_TIMEOUT = 30.0
+SENDER_TIMEOUT_SECONDS = 10.0
 # flush() waits a little longer than librdkafka's own per-message timeout, so every message
 # has its definitive report (delivered or expired) by the time flush() returns.
 FLUSH_GRACE_SECONDS = 5.0
 QUEUE_FULL_WAIT_SECONDS = 0.1
 
-KafkaHeaders = Sequence[tuple[str, bytes | None]]
 # The report of a message the broker did not answer for within the delivery timeout.
 UNREPORTED = KafkaError(KafkaError._MSG_TIMED_OUT, "no delivery report within the timeout")
 
 
-@dataclass(frozen=True)
-class OutgoingRecord:
-    """One message to produce, event or not (a dead letter is a copied record)."""
-
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: KafkaHeaders
-
-    @classmethod
-    def of(cls, event: EncodedEvent) -> OutgoingRecord:
-        return cls(event.topic, event.key.encode("utf-8"), event.value, event.kafka_headers())
-
-
-class EventProducer:
+class EventProducer(Closing):
     """An idempotent, acks=all Kafka producer whose sends return only once acknowledged."""
 
     def __init__(
@@ -148,24 +135,6 @@ class EventProducer:
                 "when the producer closed; they are lost unless sent again."
             )
 
-    def __enter__(self) -> EventProducer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if exc is None:
-            self.close()
-            return
-        try:
-            self.close()
-        except ServiceError:
-            # The error already propagating is the one to report; close() logged this one.
-            log.debug("close after a failure also failed", exc_info=True)
-
 
 def _raise_first_failure(
     reports: Sequence[tuple[OutgoingRecord, KafkaError | None]], servers: str
@@ -183,3 +152,32 @@ def _raise_first_failure(
         f"Kafka at {servers} rejected {len(failures)} of {len(reports)} messages; the first, "
         f"for {record.topic!r}, with {error.str()}: {advice}."
     ) from KafkaException(error)
+
+
+class KafkaSender(Closing):
+    """The outbox relay's sender: records out, per record None when acknowledged or the error.
+
+    Guarantees (those of :class:`EventProducer`): records of one partition are written in the
+    order given, without gaps or duplicates from the producer's own retries; a record counts
+    as sent only when its delivery report says so. A record with no report within ``timeout``
+    is reported failed; librdkafka's own ``message.timeout.ms`` is the same bound, so it is not
+    delivered behind the relay's back much later. One relay owns one sender, and a process
+    keeps one open for all its relaying: creating an idempotent producer costs about half a
+    second against the embedded broker. Close it (or use it as a context manager) when done:
+    closing flushes and raises if something stayed unacknowledged.
+    """
+
+    def __init__(
+        self, settings: Settings, timeout: float = SENDER_TIMEOUT_SECONDS, **overrides: str
+    ) -> None:
+        options = {"linger.ms": "5", **overrides}
+        self._producer = EventProducer(settings, delivery_timeout=timeout, **options)
+
+    def send(self, records: Sequence[OutgoingRecord]) -> list[str | None]:
+        return [
+            None if report is None else report.str() for report in self._producer.deliver(records)
+        ]
+
+    def close(self) -> None:
+        """Flush; raises ServiceError if a record stayed unacknowledged."""
+        self._producer.close()

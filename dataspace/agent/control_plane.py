@@ -18,11 +18,11 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from dataspace.adapters.s3 import Presign
-from dataspace.api import tokens
 from dataspace.controlplane import deliveries
-from dataspace.controlplane.keystore import KeyStore
-from dataspace.controlplane.views import DeliveryView, Grant
+from dataspace.controlplane.read_models import DeliveryView, Grant
+from dataspace.identity import tokens
 from dataspace.identity.keys import SigningKey
+from dataspace.identity.keystore import KeyStore
 from dataspace.store import repository
 from dataspace.store.db import Database
 

@@ -13,9 +13,9 @@ import sqlite3
 import threading
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 
 from dataspace.canonical import utc_iso
+from dataspace.closing import Closing
 from dataspace.errors import ConfigError
 
 FILE_NAME = ".landed.sqlite3"
@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS landed (
 """
 
 
-class LandedLog:
+class LandedLog(Closing):
     """Delivery ids landed and receipted under one landing directory."""
 
     def __init__(self, landing: Path) -> None:
@@ -78,14 +78,3 @@ class LandedLog:
     def close(self) -> None:
         with self._lock:
             self._connection.close()
-
-    def __enter__(self) -> LandedLog:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

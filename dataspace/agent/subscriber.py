@@ -6,10 +6,10 @@ The story (:func:`subscribe`):
 2. with ``resync``, first fetch every delivery the control plane lists as due and the
    landing directory does not hold yet (a broker that lost its log loses nothing);
 3. join the group ``dataspace-subscriber-<id>`` on the DeliveryAnnounced topic and hand
-   each announcement keyed to us to a worker (:mod:`consumers.worker`): verify, grant,
+   each announcement keyed to us to a worker (:mod:`dataspace.agent.worker`): verify, grant,
    download, land, receipt, or dead-letter;
 4. commit each partition's offset only up to the first announcement not yet finished
-   (:mod:`consumers.offsets`), so nothing is committed before it landed and was receipted;
+   (:mod:`dataspace.agent.offsets`), so nothing is committed before it landed and was receipted;
 5. with ``once``, stop when nothing has arrived for ``idle_seconds`` and nothing is in
    flight; otherwise run until stopped (Ctrl-C), then finish what is in flight and leave.
 
@@ -34,10 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from consumers.control_plane import ControlPlane
-from consumers.landed import LandedLog
-from consumers.offsets import InOrderOffsets
-from consumers.worker import (
+from dataspace.adapters.kafka import ensure_topics
+from dataspace.adapters.kafka_consumer import GroupConsumer, Received
+from dataspace.adapters.kafka_producer import EventProducer
+from dataspace.agent.control_plane import ControlPlane
+from dataspace.agent.landed import LandedLog
+from dataspace.agent.offsets import InOrderOffsets
+from dataspace.agent.worker import (
     Deferred,
     DeliveryWorker,
     DownloadProgress,
@@ -51,12 +54,9 @@ from consumers.worker import (
     Retry,
     WorkerContext,
 )
-from dataspace.adapters.kafka import ensure_topics
-from dataspace.adapters.kafka_consumer import GroupConsumer, Received
 from dataspace.config import Settings
 from dataspace.errors import ServiceError
 from dataspace.events.deadletter import dead_letter_topic
-from dataspace.events.publisher import EventProducer
 from dataspace.events.registry import default_registry
 
 log = logging.getLogger(__name__)

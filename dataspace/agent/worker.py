@@ -30,11 +30,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from consumers.control_plane import ControlPlane
-from consumers.landed import LandedLog
-from dataspace.controlplane.views import DeliveryView, Grant
+from dataspace.agent.control_plane import ControlPlane
+from dataspace.agent.landed import LandedLog
+from dataspace.controlplane.read_models import DeliveryView, Grant
 from dataspace.dataplane.download import ChecksumMismatch, Opener, Readable, land, url_opener
-from dataspace.dataplane.objects import StoredObject
+from dataspace.dataplane.layout import StoredObject
 from dataspace.errors import DataspaceError, ServiceError
 from dataspace.events.deadletter import ConsumedMessage, RecordSender, dead_letter
 from dataspace.events.envelope import DecodedEvent, EventRejected, RejectReason, decode
@@ -146,8 +146,9 @@ class NoProgress:
         return None
 
 
-class GaveUp(Exception):
-    """A transient failure outlasted the retries (or a stop was requested)."""
+class GaveUp(ServiceError):
+    """A transient failure outlasted the retries (or a stop was requested): the delivery is
+    deferred, not refused, and is fetched again by a later run or a resync."""
 
 
 @dataclass(frozen=True)

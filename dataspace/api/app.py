@@ -17,8 +17,6 @@ from fastapi.responses import JSONResponse
 from dataspace import __version__
 from dataspace.api import agreements, catalog, history, ledger, participants
 from dataspace.config import Settings
-from dataspace.controlplane.catalog import Artifacts
-from dataspace.controlplane.keystore import KeyStore
 from dataspace.errors import (
     Conflict,
     DataspaceError,
@@ -27,7 +25,7 @@ from dataspace.errors import (
     ServiceError,
     Unauthorized,
 )
-from dataspace.store.db import Database, migrate
+from dataspace.node import open_node
 
 STATUS_OF: dict[type[DataspaceError], int] = {
     InvalidInput: 400,
@@ -39,19 +37,16 @@ STATUS_OF: dict[type[DataspaceError], int] = {
 
 
 def create_app(settings: Settings) -> FastAPI:
-    url = settings.effective_database_url
-
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        migrate(url)
-        app.state.db = Database(url)
-        app.state.settings = settings
-        app.state.keys = KeyStore(settings.keys_dir)
-        app.state.artifacts = Artifacts(settings.schemas_dir, settings.expectations_dir)
-        try:
+        with open_node(settings) as node:
+            # The routers take the parts they need; the node owns and closes them.
+            app.state.node = node
+            app.state.db = node.db
+            app.state.settings = node.settings
+            app.state.keys = node.keys
+            app.state.artifacts = node.artifacts
             yield
-        finally:
-            app.state.db.dispose()
 
     app = FastAPI(
         title="Dataspace control plane",

@@ -15,8 +15,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from dataspace.api import tokens
 from dataspace.errors import NotFound, Unauthorized
+from dataspace.identity import tokens
 from dataspace.store import repository
 from dataspace.store.db import Database
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from dataspace.api.auth import CallerDep, DatabaseDep
-from producers.history import deliver_history
+from dataspace.publishing.history import deliver_history
 
 router = APIRouter(prefix="/products", tags=["deliveries"])
 
@@ -25,9 +25,7 @@ def history(
     product_id: str, body: HistoryRequest, who: CallerDep, db: DatabaseDep, request: Request
 ) -> dict[str, Any]:
     return deliver_history(
-        request.app.state.settings,
-        db,
-        request.app.state.keys,
+        request.app.state.node,
         subscriber=who.participant_id,
         product_id=product_id,
         from_version=body.from_version,

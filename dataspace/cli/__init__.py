@@ -1,4 +1,4 @@
-"""The `dataspace` command: wiring only; every step lives in the core or in `infra`.
+"""The `dataspace` command: wiring only; every step lives in the core or in `dataspace.stack`.
 
 A user's mistake or an unavailable service ends in one red sentence on stderr and a non-zero
 exit code, never a traceback.
@@ -17,13 +17,13 @@ from dataspace.cli import (
     api_commands,
     application_commands,
     catalog_commands,
-    history_command,
+    history_commands,
     ledger_commands,
     operations_commands,
     participant_commands,
     publish_commands,
     stack_commands,
-    subscribe_command,
+    subscribe_commands,
 )
 from dataspace.errors import DataspaceError
 
@@ -33,31 +33,35 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Click's plain help, not typer's rich panels: typer.rich_utils imports rich's markdown,
+    # traceback and syntax modules, about 0.25 s of every `--help` (benchmarks/cli_startup.py).
+    rich_markup_mode=None,
 )
-stack_commands.register(app)
 for commands in (
+    stack_commands,
     participant_commands,
     catalog_commands,
     agreement_commands,
     application_commands,
     ledger_commands,
     api_commands,
-    subscribe_command,
+    subscribe_commands,
     publish_commands,
     operations_commands,
-    history_command,
+    history_commands,
 ):
     commands.register_commands(app)
 
 err_console = Console(stderr=True)
 
 
-def main() -> None:
-    """Entry point of the `dataspace` script."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `dataspace` script; ``argv`` (without the program name) defaults to
+    the command line. Exits with the command's code when it is not 0."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         # Outside standalone mode click returns the code of a `typer.Exit` instead of exiting.
-        code = app(standalone_mode=False)
+        code = app(args=argv, prog_name="dataspace", standalone_mode=False)
     except DataspaceError as exc:
         err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
@@ -69,12 +73,11 @@ def main() -> None:
     except typer.Abort:
         err_console.print("Aborted.")
         sys.exit(1)
-    except Exception as exc:  # click's usage errors; anything else is a bug and re-raised
-        import click  # noqa: PLC0415
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except typer.TyperException as exc:  # usage errors: an unknown option, a missing argument
+        show = getattr(exc, "show", None)  # typer's own click's ClickException
+        if show is None:
+            raise
+        show()
+        sys.exit(getattr(exc, "exit_code", 2))
     if isinstance(code, int) and code:
         sys.exit(code)

@@ -7,7 +7,7 @@ acting from this node; its key in the node's key store signs what it does.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,9 +20,9 @@ from dataspace.cli.wiring import (
     print_table,
     read_policy,
 )
-from dataspace.controlplane import agreements, negotiations, participants
-from dataspace.controlplane.participants import OPERATOR_ID
-from dataspace.controlplane.views import AgreementView
+
+if TYPE_CHECKING:
+    from dataspace.controlplane.read_models import AgreementView
 
 agreement_app = typer.Typer(help="Negotiations and agreements.", no_args_is_help=True)
 
@@ -53,6 +53,8 @@ def request(
     as_json: JsonFlag = False,
 ) -> None:
     """Ask for a product under one of its offers (the provider may agree at once by rule)."""
+    from dataspace.controlplane import negotiations  # noqa: PLC0415 (imported when the command runs)
+
     with node() as here:
         view = negotiations.request(
             here.db,
@@ -70,6 +72,8 @@ def request(
 @agreement_app.command("accept")
 def accept(agreement_id: AgreementId, *, actor: Actor, as_json: JsonFlag = False) -> None:
     """As provider: agree and finalize. As consumer: accept a counter-offer."""
+    from dataspace.controlplane import negotiations  # noqa: PLC0415
+
     with node() as here:
         view = negotiations.accept(here.db, here.keys, actor=actor, negotiation_id=agreement_id)
     _show(view, as_json)
@@ -84,6 +88,8 @@ def counter(
     as_json: JsonFlag = False,
 ) -> None:
     """The provider answers a request with a modified policy."""
+    from dataspace.controlplane import negotiations  # noqa: PLC0415
+
     offered = read_policy(policy)
     with node() as here:
         view = negotiations.counter(
@@ -100,6 +106,8 @@ def counter(
 @agreement_app.command("reject")
 def reject(agreement_id: AgreementId, *, actor: Actor, as_json: JsonFlag = False) -> None:
     """Either party declines a negotiation that is not yet finalized."""
+    from dataspace.controlplane import negotiations  # noqa: PLC0415
+
     with node() as here:
         view = negotiations.reject(here.db, here.keys, actor=actor, negotiation_id=agreement_id)
     _show(view, as_json)
@@ -115,6 +123,8 @@ def approve(
     as_json: JsonFlag = False,
 ) -> None:
     """The operator approves an agreement for important- or core-grade data."""
+    from dataspace.controlplane import negotiations  # noqa: PLC0415
+
     with node() as here:
         view = negotiations.approve(here.db, here.keys, negotiation_id=agreement_id, export=export)
     _show(view, as_json)
@@ -123,6 +133,8 @@ def approve(
 @agreement_app.command("revoke")
 def revoke(agreement_id: AgreementId, *, actor: Actor, as_json: JsonFlag = False) -> None:
     """The provider or the operator ends an agreement at once."""
+    from dataspace.controlplane import agreements  # noqa: PLC0415
+
     with node() as here:
         view = agreements.revoke(here.db, here.keys, actor=actor, agreement_id=agreement_id)
     _show(view, as_json)
@@ -131,6 +143,11 @@ def revoke(agreement_id: AgreementId, *, actor: Actor, as_json: JsonFlag = False
 @agreement_app.command("list")
 def list_mine(*, viewer: Actor, as_json: JsonFlag = False) -> None:
     """The negotiations and agreements you are a party to (all, for the operator)."""
+    from dataspace.controlplane import (  # noqa: PLC0415
+        agreements,
+        participants,
+    )
+
     with node() as here:
         participants.authenticate(here.db, here.keys, viewer)
         views = agreements.list_agreements(here.db, viewer)
@@ -149,6 +166,11 @@ def list_mine(*, viewer: Actor, as_json: JsonFlag = False) -> None:
 @agreement_app.command("show")
 def show(agreement_id: AgreementId, *, viewer: Actor, as_json: JsonFlag = False) -> None:
     """One negotiation or agreement you are a party to."""
+    from dataspace.controlplane import (  # noqa: PLC0415
+        agreements,
+        participants,
+    )
+
     with node() as here:
         participants.authenticate(here.db, here.keys, viewer)
         view = agreements.show(here.db, viewer, agreement_id)
@@ -158,6 +180,12 @@ def show(agreement_id: AgreementId, *, viewer: Actor, as_json: JsonFlag = False)
 @agreement_app.command("sweep")
 def sweep() -> None:
     """The operator records the end of every agreement that expired or is used up."""
+    from dataspace.controlplane import (  # noqa: PLC0415
+        agreements,
+        participants,
+    )
+    from dataspace.controlplane.participants import OPERATOR_ID  # noqa: PLC0415
+
     with node() as here:
         participants.authenticate(here.db, here.keys, OPERATOR_ID)
         ended = agreements.terminate_due(here.db, here.keys)

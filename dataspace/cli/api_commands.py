@@ -6,10 +6,7 @@ from typing import Annotated
 
 import typer
 
-from dataspace.api import tokens
 from dataspace.cli.wiring import node
-from dataspace.config import load_settings
-from dataspace.controlplane import participants
 
 
 def serve(
@@ -20,6 +17,7 @@ def serve(
     import uvicorn  # noqa: PLC0415 (only this command serves HTTP)
 
     from dataspace.api.app import create_app  # noqa: PLC0415
+    from dataspace.config import load_settings  # noqa: PLC0415 (imported when the command runs)
 
     uvicorn.run(create_app(load_settings()), host=host, port=port, log_level="warning")
 
@@ -30,6 +28,9 @@ def token(
 ) -> None:
     """Print a short-lived API token signed with the participant's key held on this node."""
     from datetime import timedelta  # noqa: PLC0415
+
+    from dataspace.controlplane import participants  # noqa: PLC0415
+    from dataspace.identity import tokens  # noqa: PLC0415
 
     with node() as here:
         view = participants.authenticate(here.db, here.keys, participant)

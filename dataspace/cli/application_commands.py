@@ -9,13 +9,14 @@ that licenses the operator) or rejects it. Releases are made by the
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dataspace.cli.wiring import JsonFlag, node, parse_time, print_fields, print_json, print_table
-from dataspace.controlplane import applications, incidents
-from dataspace.controlplane.applications import ApplicationView, Scenario
+
+if TYPE_CHECKING:
+    from dataspace.controlplane.applications import ApplicationView
 from dataspace.errors import InvalidInput
 
 application_app = typer.Typer(
@@ -48,6 +49,9 @@ def apply(
     as_json: JsonFlag = False,
 ) -> None:
     """Apply, as an authorized operator, for one usage scenario of a public-data product."""
+    from dataspace.controlplane import applications  # noqa: PLC0415 (imported when the command runs)
+    from dataspace.controlplane.applications import Scenario  # noqa: PLC0415
+
     term_start, term_end = parse_time(start or None, "--from"), parse_time(end or None, "--until")
     if term_start is None or term_end is None:
         raise InvalidInput("Give the term with --from and --until, e.g. 2026-01-01T00:00:00Z.")
@@ -68,6 +72,8 @@ def approve(
     as_json: JsonFlag = False,
 ) -> None:
     """Approve, as the product's public-data authority; concludes the licensing agreement."""
+    from dataspace.controlplane import applications  # noqa: PLC0415
+
     _decide(applications.approve, application, authority, reason, as_json)
 
 
@@ -80,6 +86,8 @@ def reject(
     as_json: JsonFlag = False,
 ) -> None:
     """Reject, as the product's public-data authority, saying why."""
+    from dataspace.controlplane import applications  # noqa: PLC0415
+
     _decide(applications.reject, application, authority, reason, as_json)
 
 
@@ -100,6 +108,8 @@ def _decide(
 @application_app.command("show")
 def show(application: ApplicationId, as_json: JsonFlag = False) -> None:
     """One application and its decision."""
+    from dataspace.controlplane import applications  # noqa: PLC0415
+
     with node() as here:
         view = applications.show(here.db, application)
     _show(view, as_json)
@@ -111,6 +121,8 @@ def list_(
     as_json: JsonFlag = False,
 ) -> None:
     """Every application, oldest first."""
+    from dataspace.controlplane import applications  # noqa: PLC0415
+
     with node() as here:
         views = applications.list_applications(here.db, product)
     if as_json:
@@ -128,6 +140,8 @@ def list_incidents(
     as_json: JsonFlag = False,
 ) -> None:
     """Quality incidents, oldest first."""
+    from dataspace.controlplane import incidents  # noqa: PLC0415
+
     with node() as here:
         views = incidents.list_incidents(here.db, product)
     if as_json:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from dataspace.catalog.model import Cadence, ProductDescription
+from dataspace.catalog import DEFAULT_BASE_IRI
 from dataspace.cli.wiring import JsonFlag, node, print_fields, print_json, print_table, read_policy
-from dataspace.controlplane import catalog
-from dataspace.controlplane.views import ProductView
 from dataspace.errors import InvalidInput
-from dataspace.policy.grades import Grade
+
+if TYPE_CHECKING:
+    from dataspace.catalog.model import Cadence
+    from dataspace.controlplane.read_models import ProductView
+    from dataspace.policy.grades import Grade
 
 product_app = typer.Typer(help="Data products in the catalog.", no_args_is_help=True)
 catalog_app = typer.Typer(help="The catalog as a whole.", no_args_is_help=True)
@@ -40,6 +42,9 @@ def create(
     as_json: JsonFlag = False,
 ) -> None:
     """Publish a data product with its offers in the catalog."""
+    from dataspace.catalog.model import ProductDescription  # noqa: PLC0415 (imported when the command runs)
+    from dataspace.controlplane import catalog  # noqa: PLC0415
+
     description = ProductDescription(
         product_id=product_id,
         title_zh=title_zh,
@@ -75,6 +80,8 @@ def list_products(
     as_json: JsonFlag = False,
 ) -> None:
     """Find products in the catalog."""
+    from dataspace.controlplane import catalog  # noqa: PLC0415
+
     query = catalog.ProductQuery(owner=owner, chain=chain, grade=grade, text=search)
     with node() as here:
         views = catalog.list_products(here.db, query)
@@ -94,6 +101,8 @@ def show(
     product_id: Annotated[str, typer.Argument(help="Product id.")], *, as_json: JsonFlag = False
 ) -> None:
     """One product with its offers' policies."""
+    from dataspace.controlplane import catalog  # noqa: PLC0415
+
     with node() as here:
         view = catalog.show_product(here.db, product_id)
     _show(view, as_json)
@@ -115,11 +124,11 @@ def export(
     *,
     export_format: Annotated[str, typer.Option("--format", help="dcat (DCAT 3 JSON-LD).")] = "dcat",
     output: Annotated[Path | None, typer.Option(help="Write to this file, not stdout.")] = None,
-    base_iri: Annotated[str, typer.Option(help="Base IRI of every node.")] = (
-        catalog.DEFAULT_BASE_IRI
-    ),
+    base_iri: Annotated[str, typer.Option(help="Base IRI of every node.")] = (DEFAULT_BASE_IRI),
 ) -> None:
     """Export the catalog as DCAT JSON-LD with each offer as an ODRL policy."""
+    from dataspace.controlplane import catalog  # noqa: PLC0415
+
     if export_format != "dcat":
         raise InvalidInput(f"The format {export_format!r} is not supported; use --format dcat.")
     with node() as here:

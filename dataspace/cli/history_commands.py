@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dataspace.cli.wiring import JsonFlag, console, node, print_json, print_table
-from dataspace.controlplane import participants
-from dataspace.ids import participant_id
-from producers.history import HistorySummary, deliver_history
+
+if TYPE_CHECKING:
+    from dataspace.publishing.history import HistorySummary
 
 
 def history_command(
@@ -24,13 +24,15 @@ def history_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Deliver the releases from a version on that a subscriber's agreement has not received."""
+    from dataspace.controlplane import participants  # noqa: PLC0415 (imported when the command runs)
+    from dataspace.ids import participant_id  # noqa: PLC0415
+    from dataspace.publishing.history import deliver_history  # noqa: PLC0415
+
     subscriber = participant_id(subscriber)
     with node() as here:
         participants.authenticate(here.db, here.keys, subscriber)
         summary = deliver_history(
-            here.settings,
-            here.db,
-            here.keys,
+            here,
             subscriber=subscriber,
             product_id=product,
             from_version=from_version,

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from dataspace.cli.wiring import JsonFlag, node, print_json, print_table
-from dataspace.controlplane import ledger
 
 ledger_app = typer.Typer(help="The evidence ledger (存证).", no_args_is_help=True)
 
@@ -17,6 +16,8 @@ BROKEN_EXIT_CODE = 7
 @ledger_app.command("verify")
 def verify(*, as_json: JsonFlag = False) -> None:
     """Check every entry and checkpoint; exit 7 naming the first bad entry."""
+    from dataspace.controlplane import ledger  # noqa: PLC0415 (imported when the command runs)
+
     with node() as here:
         result = ledger.verify(here.db)
     if as_json:
@@ -46,6 +47,8 @@ def show(
     as_json: JsonFlag = False,
 ) -> None:
     """The newest entries, oldest first."""
+    from dataspace.controlplane import ledger  # noqa: PLC0415
+
     with node() as here:
         entries = ledger.latest(here.db, limit)
     if as_json:
@@ -71,6 +74,8 @@ def show(
 @ledger_app.command("checkpoint")
 def checkpoint(*, as_json: JsonFlag = False) -> None:
     """The operator signs the ledger's head hash."""
+    from dataspace.controlplane import ledger  # noqa: PLC0415
+
     with node() as here:
         view = ledger.checkpoint(here.db, here.keys)
     if as_json:

@@ -11,10 +11,6 @@ import typer
 
 from dataspace.cli.wiring import JsonFlag, console, node, print_json, print_table
 from dataspace.errors import InvalidInput
-from dataspace.operations import jobs
-from dataspace.operations.data_spaces import DEFAULT_PATH
-from dataspace.store.types import utcnow
-from producers.flush import flush_outbox
 
 quality_app = typer.Typer(help="Quality checks of the catalog's products.", no_args_is_help=True)
 report_app = typer.Typer(help="Reports for the data-space operator.", no_args_is_help=True)
@@ -33,9 +29,11 @@ def quality_check(
 
     Exits 10 when a product is failing or stale (after recording and alerting).
     """
+    from dataspace.operations import jobs  # noqa: PLC0415 (imported when the command runs)
+
     with node() as here:
-        results = jobs.quality_check(here.settings, here.db, here.keys, products=product or ())
-        flushed = flush_outbox(here.settings, here.db)
+        results = jobs.quality_check(here, products=product or ())
+        flushed = here.flush_outbox()
     if as_json:
         print_json(
             {"products": results, "events_sent": flushed.sent, "events_pending": flushed.pending}
@@ -64,8 +62,10 @@ def settle(
     as_json: JsonFlag = False,
 ) -> None:
     """Meter, reconcile and bill a month; write its statements; seal them in the ledger."""
+    from dataspace.operations import jobs  # noqa: PLC0415
+
     with node() as here:
-        result = jobs.settle_month(here.settings, here.db, here.keys, month=month, rules_path=rules)
+        result = jobs.settle_month(here, month=month, rules_path=rules)
     if as_json:
         print_json(result)
         return
@@ -92,13 +92,18 @@ def evaluation(
         str | None,
         typer.Option("--as-of", help="The day the figures are for (default: today, UTC)."),
     ] = None,
-    spaces: Annotated[Path, typer.Option(help="The 123+ data-space configuration.")] = DEFAULT_PATH,
+    spaces: Annotated[
+        Path | None,
+        typer.Option(help="The 123+ data-space configuration (default: the node's setting)."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Write the evaluation report (HTML with charts) and print its key and a link."""
+    from dataspace.operations import jobs  # noqa: PLC0415
+
     day = _day(as_of)
     with node() as here:
-        result = jobs.evaluation_report(here.settings, here.db, as_of=day, spaces_path=spaces)
+        result = jobs.evaluation_report(here, as_of=day, spaces_path=spaces)
     if as_json:
         print_json(result)
         return
@@ -107,6 +112,8 @@ def evaluation(
 
 
 def _day(value: str | None) -> date:
+    from dataspace.store.types import utcnow  # noqa: PLC0415
+
     if value is None:
         return utcnow().date()
     try:

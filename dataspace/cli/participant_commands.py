@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
 from dataspace.cli.wiring import JsonFlag, node, print_fields, print_json, print_table
-from dataspace.controlplane import participants
-from dataspace.controlplane.views import ParticipantView
 from dataspace.errors import InvalidInput
-from dataspace.identity.membership import Registration, Role
+
+if TYPE_CHECKING:
+    from dataspace.controlplane.read_models import ParticipantView
+    from dataspace.identity.membership import Role
 
 operator_app = typer.Typer(help="The data-space operator of this node.", no_args_is_help=True)
 participant_app = typer.Typer(
@@ -37,6 +38,8 @@ def operator_init(
     as_json: JsonFlag = False,
 ) -> None:
     """Register the operator, create its key (keys/operator.pem) and admit it; safe to repeat."""
+    from dataspace.controlplane import participants  # noqa: PLC0415 (imported when the command runs)
+
     with node() as here:
         view = participants.init_operator(here.db, here.keys, name=name, uscc=uscc, region=region)
     _show(view, as_json)
@@ -56,6 +59,9 @@ def register(
     as_json: JsonFlag = False,
 ) -> None:
     """Register a participant (pending until admitted) and create its key pair."""
+    from dataspace.controlplane import participants  # noqa: PLC0415
+    from dataspace.identity.membership import Registration  # noqa: PLC0415
+
     registration = Registration(
         participant_id or _slug_of(name),
         name,
@@ -81,6 +87,8 @@ def _slug_of(name: str) -> str:
 @participant_app.command("list")
 def list_all(*, as_json: JsonFlag = False) -> None:
     """Every registered participant."""
+    from dataspace.controlplane import participants  # noqa: PLC0415
+
     with node() as here:
         views = participants.list_participants(here.db)
     if as_json:
@@ -99,6 +107,8 @@ def list_all(*, as_json: JsonFlag = False) -> None:
 @participant_app.command("show")
 def show(participant_id: ParticipantArg, *, as_json: JsonFlag = False) -> None:
     """One participant, with its public key and membership."""
+    from dataspace.controlplane import participants  # noqa: PLC0415
+
     with node() as here:
         view = participants.show_participant(here.db, participant_id)
     _show(view, as_json)
@@ -107,6 +117,8 @@ def show(participant_id: ParticipantArg, *, as_json: JsonFlag = False) -> None:
 @participant_app.command("admit")
 def admit(participant_id: ParticipantArg, *, as_json: JsonFlag = False) -> None:
     """The operator admits a participant by signing its membership credential."""
+    from dataspace.controlplane import participants  # noqa: PLC0415
+
     with node() as here:
         view = participants.admit(here.db, here.keys, participant_id)
     _show(view, as_json)
@@ -115,6 +127,8 @@ def admit(participant_id: ParticipantArg, *, as_json: JsonFlag = False) -> None:
 @participant_app.command("suspend")
 def suspend(participant_id: ParticipantArg, *, as_json: JsonFlag = False) -> None:
     """The operator suspends a participant: it can neither negotiate nor receive data."""
+    from dataspace.controlplane import participants  # noqa: PLC0415
+
     with node() as here:
         view = participants.suspend(here.db, here.keys, participant_id)
     _show(view, as_json)
@@ -123,6 +137,8 @@ def suspend(participant_id: ParticipantArg, *, as_json: JsonFlag = False) -> Non
 @participant_app.command("reinstate")
 def reinstate(participant_id: ParticipantArg, *, as_json: JsonFlag = False) -> None:
     """The operator lifts a suspension."""
+    from dataspace.controlplane import participants  # noqa: PLC0415
+
     with node() as here:
         view = participants.reinstate(here.db, here.keys, participant_id)
     _show(view, as_json)

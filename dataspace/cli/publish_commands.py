@@ -6,27 +6,20 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
-from dataspace.adapters.kafka import ensure_topics
-from dataspace.adapters.kafka_publisher import KafkaPublisher
-from dataspace.cli.wiring import JsonFlag, Node, console, node, print_json, print_table
+from dataspace.cli.wiring import JsonFlag, console, node, print_json, print_table
 from dataspace.errors import ServiceError
-from dataspace.events.registry import default_registry
-from dataspace.store import outbox
-from dataspace.store.outbox import OutboxMessage
-from producers import relay
-from producers.publish import PublishSummary, publish
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+    from dataspace.events import relay
+    from dataspace.events.records import OutgoingRecord
+    from dataspace.node import Node
+    from dataspace.publishing.publish import PublishSummary
 
 QUARANTINED_EXIT_CODE = 8
 
@@ -35,6 +28,14 @@ class _Bars:
     """Publish progress as rich bars, one per stage (rows for gate and upload)."""
 
     def __init__(self) -> None:
+        from rich.progress import (  # noqa: PLC0415 (imported when the command runs)
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self._progress = Progress(
             TextColumn("{task.description:<13}"),
             BarColumn(),
@@ -82,12 +83,12 @@ def publish_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Check, gate and write a release, and deliver each subscriber its view."""
+    from dataspace.publishing.publish import publish  # noqa: PLC0415
+
     with node() as here:
         if as_json:
             summary = publish(
-                here.settings,
-                here.db,
-                here.keys,
+                here,
                 product_id=product,
                 provider=provider,
                 source=source,
@@ -96,9 +97,7 @@ def publish_command(
         else:
             with _Bars() as bars:
                 summary = publish(
-                    here.settings,
-                    here.db,
-                    here.keys,
+                    here,
                     product_id=product,
                     provider=provider,
                     source=source,
@@ -150,18 +149,19 @@ def _print_summary(summary: PublishSummary) -> None:
 
 
 class _Reporting:
-    """The Kafka publisher, printing every message the broker acknowledged."""
+    """The Kafka sender, printing every record the broker acknowledged."""
 
-    def __init__(self, inner: relay.Publisher) -> None:
+    def __init__(self, inner: relay.Sender) -> None:
         self._inner = inner
 
-    def publish(self, messages: Sequence[OutboxMessage]) -> dict[int, str | None]:
-        outcome = self._inner.publish(messages)
-        for message in messages:
-            if outcome.get(message.id, "no report") is None:
-                kind = message.headers.get("event-type", "message")
-                typer.echo(f"sent {kind} for {message.key} to {message.topic}")
-        return outcome
+    def send(self, records: Sequence[OutgoingRecord]) -> list[str | None]:
+        errors = self._inner.send(records)
+        for record, error in zip(records, errors, strict=True):
+            if error is None:
+                kind = record.header("event-type") or "message"
+                key = (record.key or b"").decode("utf-8", errors="replace")
+                typer.echo(f"sent {kind} for {key} to {record.topic}")
+        return errors
 
 
 def relay_command(
@@ -169,18 +169,25 @@ def relay_command(
     once: Annotated[bool, typer.Option("--once", help="Send one batch and exit.")] = False,
 ) -> None:
     """Publish the outbox to Kafka until Ctrl-C (rows are marked sent once acknowledged)."""
+    from dataspace.adapters.kafka import ensure_topics  # noqa: PLC0415
+    from dataspace.adapters.kafka_producer import KafkaSender  # noqa: PLC0415
+    from dataspace.events.registry import default_registry  # noqa: PLC0415
+
     with node() as here:
         try:
             ensure_topics(here.settings, default_registry().topics())
         except ServiceError as exc:
             typer.echo(f"Warning: {exc} Retrying while relaying.", err=True)
-        with KafkaPublisher(here.settings) as kafka:
+        with KafkaSender(here.settings) as kafka:
             _relay(here, _Reporting(kafka), once=once)
 
 
-def _relay(here: Node, publisher: _Reporting, *, once: bool) -> None:
+def _relay(here: Node, sender: _Reporting, *, once: bool) -> None:
+    from dataspace.events import relay  # noqa: PLC0415
+    from dataspace.store import outbox  # noqa: PLC0415
+
     if once:
-        result = relay.relay_once(here.db, publisher)
+        result = relay.relay_once(here.db, sender)
         with here.db.transaction() as session:
             pending = outbox.pending_count(session)
         typer.echo(f"{result.sent} sent, {result.failed} failed, {pending} pending.")
@@ -190,7 +197,7 @@ def _relay(here: Node, publisher: _Reporting, *, once: bool) -> None:
     stop = threading.Event()
     typer.echo("Relaying the outbox to Kafka; Ctrl-C stops.")
     try:
-        relay.run(here.db, publisher, stop)
+        relay.run(here.db, sender, stop)
     except KeyboardInterrupt:
         stop.set()
         typer.echo("Stopped.")

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from dataspace.config import Settings, load_settings
-from infra import airflow
-from infra.stack import ServiceStatus, Stack
+if TYPE_CHECKING:
+    from dataspace.config import Settings
+    from dataspace.stack.stack import ServiceStatus
 
 console = Console()
 
@@ -51,6 +51,9 @@ def up(
     ] = False,
 ) -> None:
     """Start the embedded services that are not configured as external, and wait for health."""
+    from dataspace.config import load_settings  # noqa: PLC0415 (imported when the command runs)
+    from dataspace.stack.stack import Stack  # noqa: PLC0415
+
     settings = load_settings()
     began = time.monotonic()
     statuses = Stack(settings, with_airflow=with_airflow).up()
@@ -71,6 +74,8 @@ def up(
 
 
 def _print_airflow(settings: Settings) -> None:
+    from dataspace.stack import airflow  # noqa: PLC0415
+
     credentials = airflow.login(settings)
     user, password = credentials or ("admin", "(not written yet)")
     console.print(
@@ -82,6 +87,9 @@ def _print_airflow(settings: Settings) -> None:
 
 def down() -> None:
     """Stop what `up` started (nothing external); safe to run twice."""
+    from dataspace.config import load_settings  # noqa: PLC0415
+    from dataspace.stack.stack import Stack  # noqa: PLC0415
+
     stopped = Stack(load_settings()).down()
     if stopped:
         console.print(f"Stopped: {', '.join(stopped)}.")
@@ -91,6 +99,9 @@ def down() -> None:
 
 def status() -> None:
     """Show each service's state and health; exit 1 if any is degraded or unreachable."""
+    from dataspace.config import load_settings  # noqa: PLC0415
+    from dataspace.stack.stack import Stack  # noqa: PLC0415
+
     statuses = Stack(load_settings()).status()
     console.print(_status_table(statuses))
     if any(s.state in ("degraded", "unreachable") for s in statuses):
@@ -99,11 +110,12 @@ def status() -> None:
 
 def demo() -> None:
     """Run the main job on the running stack."""
+    from dataspace.config import load_settings  # noqa: PLC0415
     from dataspace.demo import run_demo  # noqa: PLC0415
 
     run_demo(load_settings(), console)
 
 
-def register(app: typer.Typer) -> None:
+def register_commands(app: typer.Typer) -> None:
     for command in (up, down, status, demo):
         app.command()(command)

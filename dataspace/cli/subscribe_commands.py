@@ -6,27 +6,19 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TransferSpeedColumn,
-)
 
-from consumers.control_plane import LocalControlPlane
-from consumers.subscriber import SubscribeOptions, SubscribeSummary, subscribe
-from consumers.worker import DownloadProgress, NoProgress
-from dataspace.adapters.s3 import presigner
 from dataspace.cli.wiring import JsonFlag, console, node, print_json, print_table
-from dataspace.controlplane import participants
 from dataspace.errors import ServiceError
-from dataspace.ids import participant_id
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from dataspace.agent.subscriber import SubscribeSummary
+    from dataspace.agent.worker import DownloadProgress
 
 
 class RichProgress:
@@ -51,6 +43,16 @@ class RichProgress:
 
 @contextmanager
 def _progress(enabled: bool) -> Iterator[DownloadProgress]:
+    from rich.progress import (  # noqa: PLC0415 (imported when the command runs)
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TransferSpeedColumn,
+    )
+
+    from dataspace.agent.worker import NoProgress  # noqa: PLC0415
+
     if not enabled:
         yield NoProgress()
         return
@@ -83,6 +85,12 @@ def subscribe_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Land the deliveries announced to a subscriber: verified, atomically, receipted."""
+    from dataspace.adapters.s3 import presigner  # noqa: PLC0415
+    from dataspace.agent.control_plane import LocalControlPlane  # noqa: PLC0415
+    from dataspace.agent.subscriber import SubscribeOptions, subscribe  # noqa: PLC0415
+    from dataspace.controlplane import participants  # noqa: PLC0415
+    from dataspace.ids import participant_id  # noqa: PLC0415
+
     subscriber = participant_id(subscriber)
     with node() as here:
         participants.authenticate(here.db, here.keys, subscriber)

@@ -1,8 +1,7 @@
-"""What every control-plane command needs: the migrated database, the key store, output.
+"""What every command needs: this process's node (:mod:`dataspace.node`), and output.
 
-The database named by ``Settings.effective_database_url`` is migrated on first use (migrating
-an up-to-date database changes nothing), so a new node needs no set-up step besides
-``dataspace operator init``.
+The database named by ``Settings.effective_database_url`` is migrated on first use, so a new
+node needs no set-up step besides ``dataspace operator init``.
 """
 
 from __future__ import annotations
@@ -10,47 +9,32 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from dataspace.config import Settings, load_settings
-from dataspace.controlplane.catalog import Artifacts
-from dataspace.controlplane.keystore import KeyStore
 from dataspace.errors import InvalidInput
-from dataspace.policy.model import Policy, parse_policy
-from dataspace.store.db import Database, migrate
+
+if TYPE_CHECKING:
+    from dataspace.node import Node
+    from dataspace.policy.model import Policy
 
 console = Console()
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts, not a table.")]
 
 
-@dataclass(frozen=True)
-class Node:
-    """The control plane of this node, as the services want it."""
-
-    settings: Settings
-    db: Database
-    keys: KeyStore
-
-    @property
-    def artifacts(self) -> Artifacts:
-        return Artifacts(self.settings.schemas_dir, self.settings.expectations_dir)
-
-
 @contextmanager
 def node() -> Iterator[Node]:
-    settings = load_settings()
-    url = settings.effective_database_url
-    migrate(url)
-    with Database(url) as db:
-        yield Node(settings, db, KeyStore(settings.keys_dir))
+    """The node of this process, opened from the settings and closed after the command."""
+    from dataspace.node import open_node  # noqa: PLC0415 (imported when a command runs)
+
+    with open_node() as opened:
+        yield opened
 
 
 def print_json(value: Any) -> None:
@@ -82,6 +66,8 @@ def _cell(value: object) -> str:
 
 def read_policy(path: Path) -> Policy:
     """A policy file parsed against the profile; any problem is one InvalidInput sentence."""
+    from dataspace.policy.model import parse_policy  # noqa: PLC0415
+
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

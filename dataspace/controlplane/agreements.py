@@ -26,10 +26,10 @@ from sqlalchemy.orm import Session
 
 from dataspace.contracts.negotiation import State, TerminationReason
 from dataspace.controlplane import contract_state as cs
-from dataspace.controlplane.keystore import KeyStore
 from dataspace.controlplane.participants import OPERATOR_ID, require_active
-from dataspace.controlplane.views import AgreementView
+from dataspace.controlplane.read_models import AgreementView
 from dataspace.errors import Conflict, Unauthorized
+from dataspace.identity.keystore import KeyStore
 from dataspace.store import repository
 from dataspace.store.db import Database
 from dataspace.store.models import AgreementRow, NegotiationRow

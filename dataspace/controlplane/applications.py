@@ -28,10 +28,10 @@ from sqlalchemy.orm import Session
 from dataspace.canonical import utc_iso
 from dataspace.controlplane import negotiations
 from dataspace.controlplane.evidence import Change, record
-from dataspace.controlplane.keystore import KeyStore
 from dataspace.controlplane.participants import party_signing_key, require_active
-from dataspace.controlplane.views import _JsonView
+from dataspace.controlplane.read_models import _JsonView
 from dataspace.errors import Conflict, InvalidInput, NotFound, Refused, Unauthorized
+from dataspace.identity.keystore import KeyStore
 from dataspace.identity.membership import Role
 from dataspace.ids import participant_id, product_id, validate_slug
 from dataspace.store import repository

@@ -28,13 +28,14 @@ import fastavro
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dataspace.catalog import DEFAULT_BASE_IRI
 from dataspace.catalog.dcat import catalog_jsonld
 from dataspace.catalog.model import ProductDescription
 from dataspace.controlplane.evidence import Change, record
-from dataspace.controlplane.keystore import KeyStore
 from dataspace.controlplane.participants import party_signing_key, require_active
-from dataspace.controlplane.views import OfferView, ProductView
+from dataspace.controlplane.read_models import OfferView, ProductView
 from dataspace.errors import Conflict, InvalidInput, Unauthorized
+from dataspace.identity.keystore import KeyStore
 from dataspace.ids import validate_slug
 from dataspace.policy.grades import Grade, check_grade
 from dataspace.policy.model import Policy, parse_policy, policy_to_json
@@ -47,7 +48,6 @@ from dataspace.store.types import utcnow
 PROVIDER_ROLES = frozenset(
     {Role.CHAIN_LEADER, Role.PUBLIC_DATA_AUTHORITY, Role.AUTHORIZED_OPERATOR}
 )
-DEFAULT_BASE_IRI = "https://dataspace.example.gov.cn"
 ID_LIMIT = 64
 FILE_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}", re.ASCII)
 

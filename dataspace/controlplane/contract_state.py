@@ -23,14 +23,14 @@ from dataspace.contracts.agreement import (
 )
 from dataspace.contracts.negotiation import Event, State, TerminationReason, transition
 from dataspace.controlplane.evidence import Change, record
-from dataspace.controlplane.keystore import KeyStore
 from dataspace.controlplane.participants import (
     OPERATOR_ID,
     operator_signing_key,
     party_signing_key,
 )
-from dataspace.controlplane.views import AgreementView
+from dataspace.controlplane.read_models import AgreementView
 from dataspace.errors import NotFound, Unauthorized
+from dataspace.identity.keystore import KeyStore
 from dataspace.ids import agreement_id
 from dataspace.store.models import AgreementRow, NegotiationRow
 

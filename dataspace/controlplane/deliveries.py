@@ -4,7 +4,7 @@ Publish writes each delivery row (state ``announced``) with its ledger entry and
 DeliveryAnnounced event. The event carries no way to open the object (ADR 0004); the
 subscriber asks for a grant, lands the bytes, and signs a receipt. Rules enforced here:
 
-- **a grant is asked for with a short-lived token** (:mod:`dataspace.api.tokens`) signed by
+- **a grant is asked for with a short-lived token** (:mod:`dataspace.identity.tokens`) signed by
   the subscriber's registered key; its subject must be the subscriber named;
 - **someone else's delivery reads like a missing one**: both are Unauthorized with the same
   sentence, so delivery ids leak nothing;
@@ -36,24 +36,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dataspace.adapters.s3 import Presign
-from dataspace.api import tokens
 from dataspace.canonical import canonical_json, utc_iso
 from dataspace.contracts.agreement import agreement_from_json
 from dataspace.contracts.negotiation import State, TerminationReason
 from dataspace.controlplane import agreements
 from dataspace.controlplane.evidence import Change, record
-from dataspace.controlplane.keystore import KeyStore
 from dataspace.controlplane.participants import (
     OPERATOR_ID,
     operator_signing_key,
     party_signing_key,
     require_active,
 )
-from dataspace.controlplane.views import DeliveryView, Grant
+from dataspace.controlplane.read_models import DeliveryView, Grant
 from dataspace.errors import Conflict, InvalidInput, Unauthorized
 from dataspace.events.envelope import encode
 from dataspace.events.registry import event_id_for
+from dataspace.identity import tokens
 from dataspace.identity.keys import b64url_encode, verify
+from dataspace.identity.keystore import KeyStore
 from dataspace.ids import participant_id
 from dataspace.store import outbox, repository
 from dataspace.store.db import Database

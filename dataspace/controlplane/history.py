@@ -35,11 +35,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dataspace.controlplane import agreements, releases
-from dataspace.controlplane.keystore import KeyStore
 from dataspace.controlplane.participants import party_signing_key
 from dataspace.controlplane.releases import Delivery, Recipient, ReleasePlan
-from dataspace.dataplane.objects import StoredObject
+from dataspace.dataplane.layout import StoredObject
 from dataspace.errors import Conflict, InvalidInput, Unauthorized
+from dataspace.identity.keystore import KeyStore
 from dataspace.ids import participant_id, product_id
 from dataspace.store import repository
 from dataspace.store.db import Database

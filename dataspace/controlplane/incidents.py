@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from dataspace.controlplane import agreements
 from dataspace.controlplane.evidence import Change, announce, record
-from dataspace.controlplane.keystore import KeyStore
 from dataspace.controlplane.participants import OPERATOR_ID, operator_signing_key
-from dataspace.controlplane.views import _JsonView
+from dataspace.controlplane.read_models import _JsonView
+from dataspace.identity.keystore import KeyStore
 from dataspace.ids import participant_id, product_id
 from dataspace.store import repository
 from dataspace.store.db import Database

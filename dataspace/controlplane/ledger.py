@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from dataspace.canonical import utc_iso
 from dataspace.controlplane.evidence import announce, entry_of
-from dataspace.controlplane.keystore import KeyStore
 from dataspace.controlplane.participants import OPERATOR_ID, operator_signing_key
-from dataspace.controlplane.views import CheckpointView, LedgerEntryView
+from dataspace.controlplane.read_models import CheckpointView, LedgerEntryView
 from dataspace.errors import Conflict, NotFound
+from dataspace.identity.keystore import KeyStore
 from dataspace.ledger.chain import VerifyResult, verify_chain
 from dataspace.ledger.checkpoint import Checkpoint, sign_checkpoint
 from dataspace.store import ledger_store

@@ -39,14 +39,14 @@ from dataspace.controlplane import signing
 from dataspace.controlplane.agreements import show
 from dataspace.controlplane.catalog import Artifacts, check_offer, schema_columns
 from dataspace.controlplane.evidence import Change, record
-from dataspace.controlplane.keystore import KeyStore
 from dataspace.controlplane.participants import (
     OPERATOR_ID,
     operator_signing_key,
     require_active,
 )
-from dataspace.controlplane.views import AgreementView
+from dataspace.controlplane.read_models import AgreementView
 from dataspace.errors import Conflict, InvalidInput, Unauthorized
+from dataspace.identity.keystore import KeyStore
 from dataspace.ids import validate_slug
 from dataspace.policy.evaluate import Context, evaluate
 from dataspace.policy.grades import Grade, check_grade

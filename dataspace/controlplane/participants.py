@@ -32,10 +32,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dataspace.controlplane.evidence import Change, record
-from dataspace.controlplane.keystore import KeyStore
-from dataspace.controlplane.views import ParticipantView
+from dataspace.controlplane.read_models import ParticipantView
 from dataspace.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from dataspace.identity.keys import SigningKey
+from dataspace.identity.keystore import KeyStore
 from dataspace.identity.membership import (
     MembershipCredential,
     Registration,

@@ -35,12 +35,12 @@ from sqlalchemy.orm import Session
 
 from dataspace.controlplane import agreements, reservations
 from dataspace.controlplane.evidence import Change, record
-from dataspace.controlplane.keystore import KeyStore
 from dataspace.controlplane.participants import party_signing_key, require_active
-from dataspace.controlplane.views import AgreementView
-from dataspace.dataplane.objects import StoredObject
+from dataspace.controlplane.read_models import AgreementView
+from dataspace.dataplane.layout import StoredObject
 from dataspace.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from dataspace.identity.keys import SigningKey
+from dataspace.identity.keystore import KeyStore
 from dataspace.ids import participant_id, product_id
 from dataspace.policy.evaluate import Context, evaluate
 from dataspace.policy.model import ViewSpec, parse_policy

@@ -32,12 +32,12 @@ from dataspace.contracts.agreement import (
 )
 from dataspace.contracts.negotiation import Event, State
 from dataspace.controlplane import contract_state as cs
-from dataspace.controlplane.keystore import KeyStore
 from dataspace.controlplane.participants import OPERATOR_ID, party_signing_key, require_active
-from dataspace.controlplane.views import AgreementView
+from dataspace.controlplane.read_models import AgreementView
 from dataspace.errors import Unauthorized
 from dataspace.identity.keys import b64url_decode, b64url_encode
 from dataspace.identity.keys import verify as verify_signature
+from dataspace.identity.keystore import KeyStore
 from dataspace.policy.grades import Grade, check_grade
 from dataspace.policy.model import Policy, parse_policy
 from dataspace.store import repository

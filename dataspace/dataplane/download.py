@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dataspace import faults
-from dataspace.dataplane.objects import PART, StoredObject
+from dataspace.dataplane.layout import PART, StoredObject
 from dataspace.errors import InvalidInput, ServiceError
 from dataspace.ids import product_id
 

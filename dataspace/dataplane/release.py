@@ -19,13 +19,8 @@ from collections.abc import Iterable
 
 import pyarrow as pa
 
-from dataspace.dataplane.objects import (
-    HashingSink,
-    Manifest,
-    ObjectStore,
-    StoredObject,
-    release_key,
-)
+from dataspace.dataplane.layout import Manifest, StoredObject, release_key
+from dataspace.dataplane.objects import HashingSink, ObjectStore
 from dataspace.dataplane.parquet_io import write_parquet
 from dataspace.errors import Conflict
 

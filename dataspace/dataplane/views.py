@@ -39,15 +39,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dataspace.dataplane.handoff import Handoff
-from dataspace.dataplane.objects import (
-    HashingSink,
+from dataspace.dataplane.layout import (
     Manifest,
-    ObjectStore,
     StoredObject,
     view_key,
     views_manifest_key,
     views_prefix,
 )
+from dataspace.dataplane.objects import HashingSink, ObjectStore
 from dataspace.dataplane.parquet_io import (
     RowGroupBuffer,
     open_parquet,

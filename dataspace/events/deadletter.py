@@ -27,7 +27,7 @@ from typing import Protocol
 
 from dataspace.errors import InvalidInput
 from dataspace.events.envelope import RejectReason
-from dataspace.events.publisher import KafkaHeaders, OutgoingRecord
+from dataspace.events.records import KafkaHeaders, OutgoingRecord
 
 log = logging.getLogger(__name__)
 

@@ -32,12 +32,13 @@ from typing import Any
 from fastavro import parse_schema
 from fastavro.schema import SchemaParseException, fingerprint, to_parsing_canonical_form
 
+from dataspace import resources
 from dataspace.errors import ConfigError, InvalidInput, NotFound
 
 NAMESPACE = "cn.dataspace.events"
 FINGERPRINT_ALGORITHM = "CRC-64-AVRO"
 # The checkout's schemas/; a wheel would ship them as package data and pass the directory.
-DEFAULT_SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "events"
+DEFAULT_SCHEMA_DIR = resources.event_schemas_dir()
 PREVIOUS_DIR_NAME = "previous"
 ENVELOPE_FIELDS = {
     "event_id": {"type": "string", "logicalType": "uuid"},

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from dataspace import faults
+from dataspace.events.records import OutgoingRecord
 from dataspace.store.db import Database
 from dataspace.store.outbox import OutboxMessage, claim_batch, mark_failed, mark_sent
 from dataspace.store.types import utcnow
@@ -31,10 +32,10 @@ BATCH_SIZE = 500
 IDLE_POLL_SECONDS = 0.2
 
 
-class Publisher(Protocol):
-    """Sends messages in order; returns, per message id, None when acknowledged or the error."""
+class Sender(Protocol):
+    """Sends records in order; returns, per record, None when acknowledged or the error."""
 
-    def publish(self, messages: Sequence[OutboxMessage]) -> dict[int, str | None]: ...
+    def send(self, records: Sequence[OutgoingRecord]) -> list[str | None]: ...
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class RelayResult:
 
 def relay_once(
     db: Database,
-    publisher: Publisher,
+    sender: Sender,
     *,
     batch_size: int = BATCH_SIZE,
     backoff: Backoff = Backoff(),
@@ -68,7 +69,8 @@ def relay_once(
     messages = claim_batch(db, batch_size, now=now())
     if not messages:
         return RelayResult(0, 0, 0)
-    outcome = publisher.publish(messages)
+    errors = sender.send([as_record(message) for message in messages])
+    outcome = {message.id: error for message, error in zip(messages, errors, strict=True)}
     faults.reach("relay.sent-not-marked")
     sent, held = _split_by_key_order(messages, outcome)
     mark_sent(db, [m.id for m in sent])
@@ -87,7 +89,13 @@ def relay_once(
     return RelayResult(len(messages), len(sent), len(held))
 
 
-def drain(db: Database, publisher: Publisher, *, batch_size: int = BATCH_SIZE) -> RelayResult:
+def as_record(message: OutboxMessage) -> OutgoingRecord:
+    """The Kafka record of an outbox message: its topic, key, payload and headers."""
+    headers = [(name, value.encode()) for name, value in message.headers.items()]
+    return OutgoingRecord(message.topic, message.key.encode(), message.payload, headers)
+
+
+def drain(db: Database, sender: Sender, *, batch_size: int = BATCH_SIZE) -> RelayResult:
     """Relay batch after batch until one comes back short or fails: what was due is sent.
 
     A short batch means nothing more was due when it was claimed, so no empty claim (one more
@@ -96,7 +104,7 @@ def drain(db: Database, publisher: Publisher, *, batch_size: int = BATCH_SIZE) -
     """
     claimed = sent = failed = 0
     while True:
-        result = relay_once(db, publisher, batch_size=batch_size)
+        result = relay_once(db, sender, batch_size=batch_size)
         claimed, sent, failed = claimed + result.claimed, sent + result.sent, failed + result.failed
         if result.failed or result.claimed < batch_size:
             return RelayResult(claimed, sent, failed)
@@ -120,13 +128,13 @@ def _split_by_key_order(
 
 def run(
     db: Database,
-    publisher: Publisher,
+    sender: Sender,
     stop: threading.Event,
     *,
     idle_poll: float = IDLE_POLL_SECONDS,
 ) -> None:
     """Relay until ``stop`` is set; waits ``idle_poll`` between empty or failed batches."""
     while not stop.is_set():
-        result = relay_once(db, publisher)
+        result = relay_once(db, sender)
         if result.claimed == 0 or result.failed:
             stop.wait(idle_poll)

@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dataspace.config import PROJECT_ROOT
 from dataspace.errors import InvalidInput
 from dataspace.ids import validate_slug
 
-DEFAULT_PATH = PROJECT_ROOT / "config" / "data_spaces.toml"
 TIERS = ("benchmark", "provincial_sample", "regional")
 TIER_NAMES = {"benchmark": "全国标杆", "provincial_sample": "省内样板", "regional": "区域特色"}
 FIRST_YEAR, LAST_YEAR = 2020, 2100
@@ -47,7 +45,7 @@ class DataSpaces:
         return {tier: found.get(tier, 0) for tier in TIERS}
 
 
-def load_data_spaces(path: Path = DEFAULT_PATH) -> DataSpaces:
+def load_data_spaces(path: Path) -> DataSpaces:
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:

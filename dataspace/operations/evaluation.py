@@ -28,7 +28,8 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from dataspace.controlplane.participants import OPERATOR_ID
-from dataspace.dataplane.objects import ObjectStore, StoredObject
+from dataspace.dataplane.layout import StoredObject
+from dataspace.dataplane.objects import ObjectStore
 from dataspace.operations.data_spaces import DataSpaces
 from dataspace.operations.metering import Month
 from dataspace.store.db import Database

@@ -1,9 +1,9 @@
 """Responding to a quarantined release: open the provider's incident, tell the subscribers.
 
 What the ``quality_incident_on_quarantine`` DAG runs for each verified ReleaseQuarantined
-event (see :mod:`dataspace.incidents.watch`): the incident and its DeliveryDelayed events are
-recorded in one transaction (:func:`dataspace.controlplane.incidents.open_incident`), then the
-outbox is relayed. A broker that is down fails the task (it is retried; opening is
+event (see :mod:`dataspace.operations.incident_watch`): the incident and its DeliveryDelayed
+events are recorded in one transaction (:func:`dataspace.controlplane.incidents.open_incident`),
+then the outbox is relayed. A broker that is down fails the task (it is retried; opening is
 idempotent and the events wait in the outbox), so a run that succeeded has told everyone.
 """
 
@@ -13,9 +13,7 @@ from typing import Any
 
 from dataspace.config import Settings
 from dataspace.controlplane.incidents import Quarantine, open_incident
-from dataspace.errors import ServiceError
-from producers.flush import flush_outbox
-from producers.public_release import node
+from dataspace.node import open_node
 
 
 def respond(settings: Settings, payload: dict[str, Any]) -> dict[str, Any]:
@@ -27,17 +25,7 @@ def respond(settings: Settings, payload: dict[str, Any]) -> dict[str, Any]:
         failed_checks=tuple(str(check) for check in payload["failed_checks"]),
         evaluated=int(payload["evaluated_expectations"]),
     )
-    with node(settings) as here:
+    with open_node(settings) as here:
         incident = open_incident(here.db, here.keys, quarantine)
-        sent = relay_all(settings, here.db)
+        sent = here.send_outbox()
     return {"incident": incident.incident_id, "notified": list(incident.notified), "sent": sent}
-
-
-def relay_all(settings: Settings, db: Any) -> int:
-    """Send everything the outbox holds; ServiceError if the broker did not take it."""
-    flushed = flush_outbox(settings, db)
-    if flushed.error:
-        raise ServiceError(
-            f"{flushed.error}; {flushed.pending} events stay in the outbox and the task is retried."
-        )
-    return flushed.sent

@@ -34,13 +34,13 @@ from sqlalchemy import select
 
 from dataspace.config import Settings
 from dataspace.controlplane.evidence import Change, record
-from dataspace.controlplane.keystore import KeyStore
 from dataspace.controlplane.participants import OPERATOR_ID, operator_signing_key
 from dataspace.dataplane.objects import ObjectStore
+from dataspace.identity.keystore import KeyStore
 from dataspace.ids import product_id as valid_product_id
 from dataspace.operations.freshness import DEFAULT_TOLERANCE, Freshness, freshness
-from dataspace.operations.quality_report import render_quality_report
-from dataspace.quality.gate import QualityReport, validate
+from dataspace.operations.quality_report import ReleaseCheck, render_quality_report
+from dataspace.quality.gate import validate
 from dataspace.store import repository
 from dataspace.store.db import Database
 from dataspace.store.models import ProductRow, ReleaseRow
@@ -61,17 +61,6 @@ class Alert:
     message: str
     observed: float | None = None
     threshold: float | None = None
-
-
-@dataclass(frozen=True)
-class ReleaseCheck:
-    """The newest accepted release as found in the store and re-validated."""
-
-    version: int
-    rows: int
-    sha256: str
-    intact: bool
-    report: QualityReport
 
 
 @dataclass(frozen=True)

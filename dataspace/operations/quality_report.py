@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,19 @@ from dataspace.operations import html
 
 if TYPE_CHECKING:
     from dataspace.operations.freshness import Freshness
-    from dataspace.operations.quality import ReleaseCheck
+    from dataspace.quality.gate import QualityReport
+
+
+@dataclass(frozen=True)
+class ReleaseCheck:
+    """The newest accepted release as found in the store and re-validated: what the report
+    shows of it (the check in :mod:`dataspace.operations.quality` makes one)."""
+
+    version: int
+    rows: int
+    sha256: str
+    intact: bool
+    report: QualityReport
 
 
 def render_quality_report(  # noqa: PLR0917 (the report's parts, in reading order)

@@ -30,10 +30,10 @@ from sqlalchemy import select
 
 from dataspace.canonical import canonical_json, sha256_hex, utc_iso
 from dataspace.controlplane.evidence import Change, record
-from dataspace.controlplane.keystore import KeyStore
 from dataspace.controlplane.participants import OPERATOR_ID, operator_signing_key
 from dataspace.dataplane.objects import ObjectStore
 from dataspace.errors import Conflict
+from dataspace.identity.keystore import KeyStore
 from dataspace.ledger.chain import payload_hash
 from dataspace.operations.fees import Member, Settlement, settle_month
 from dataspace.operations.metering import Month, meter

@@ -14,7 +14,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from dataspace.dataplane.objects import ObjectStore, StoredObject
+from dataspace.dataplane.layout import StoredObject
+from dataspace.dataplane.objects import ObjectStore
 from dataspace.dataplane.parquet_io import WRITER_OPTIONS
 from dataspace.operations.fees import Settlement
 

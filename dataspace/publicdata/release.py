@@ -13,8 +13,8 @@ plain values (paths, ids) and leaves a signed ledger entry by the product's auth
 4. :func:`check_licences`: every agreement in force on the product is backed by an approved
    application in its term, so only licensed operators receive it;
 5. :func:`release`: the desensitized file goes through the delivery pipeline
-   (:func:`producers.publish.publish`): the expectation suite gates it, the release is written
-   once and every licensed operator gets its delivery.
+   (:func:`dataspace.publishing.publish.publish`): the expectation suite gates it, the release
+   is written once and every licensed operator gets its delivery.
 
 A step that refuses records ``public_release.stopped`` with the reason and raises
 :class:`~dataspace.errors.Refused`; nothing after it runs and nothing is published.
@@ -24,9 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,31 +31,15 @@ from dataspace.config import Settings
 from dataspace.controlplane import agreements, applications
 from dataspace.controlplane.catalog import show_product
 from dataspace.controlplane.evidence import Change, record
-from dataspace.controlplane.keystore import KeyStore
 from dataspace.controlplane.participants import party_signing_key
-from dataspace.controlplane.views import ProductView
+from dataspace.controlplane.read_models import ProductView
 from dataspace.errors import Refused
-from dataspace.store.db import Database, migrate
+from dataspace.node import Node, open_node
 from dataspace.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
 HASH_CHUNK_BYTES = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Node:
-    settings: Settings
-    db: Database
-    keys: KeyStore
-
-
-@contextmanager
-def node(settings: Settings) -> Iterator[Node]:
-    url = settings.effective_database_url
-    migrate(url)
-    with Database(url) as db:
-        yield Node(settings, db, KeyStore(settings.keys_dir))
 
 
 def staging_dir(settings: Settings, application: str, run: str) -> Path:
@@ -69,7 +50,7 @@ def staging_dir(settings: Settings, application: str, run: str) -> Path:
 
 def authorize(settings: Settings, application: str) -> dict[str, Any]:
     """The approved application, as plain values for the next steps; Refused otherwise."""
-    with node(settings) as here:
+    with open_node(settings) as here:
         now = utcnow()
         try:
             view = applications.require_approved(here.db, application, now)
@@ -95,7 +76,7 @@ def ingest(settings: Settings, plan: dict[str, Any], target: Path, enterprises: 
     target.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, target, compression="zstd")
     facts = {"rows": table.num_rows, "sha256": file_sha256(target), "source": "dataset-2025"}
-    with node(settings) as here:
+    with open_node(settings) as here:
         subjects = (plan["application"], plan["product"])
         _evidence(here, plan["authority"], "public_release.ingested", subjects, facts)
     return str(target)
@@ -107,7 +88,7 @@ def desensitize(settings: Settings, plan: dict[str, Any], source: Path, target: 
     from dataspace.desensitize.pipeline import desensitize_file  # noqa: PLC0415
     from dataspace.desensitize.rules import load_rules  # noqa: PLC0415
 
-    with node(settings) as here:
+    with open_node(settings) as here:
         product = _product(here, plan["product"])
         rules = load_rules(settings.schemas_dir / "desensitization" / f"{product.schema_name}.json")
         schema_path = settings.schemas_dir / "products" / f"{product.schema_name}.avsc"
@@ -129,7 +110,7 @@ def desensitize(settings: Settings, plan: dict[str, Any], source: Path, target: 
 
 def check_licences(settings: Settings, plan: dict[str, Any]) -> list[str]:
     """The licensed agreements; Refused if an agreement in force has no approved application."""
-    with node(settings) as here:
+    with open_node(settings) as here:
         now = utcnow()
         licensed = applications.licensed_agreements(here.db, plan["product"], now)
         in_force = [
@@ -151,13 +132,12 @@ def check_licences(settings: Settings, plan: dict[str, Any]) -> list[str]:
 
 def release(settings: Settings, plan: dict[str, Any], desensitized: Path) -> dict[str, Any]:
     """Publish through the delivery pipeline (quality gate, write once, deliveries, events)."""
-    from producers.publish import publish  # noqa: PLC0415
+    from dataspace.publishing.publish import publish  # noqa: PLC0415
 
-    with node(settings) as here:
+    with open_node(settings) as here:
         summary = publish(
-            settings, here.db, here.keys, product_id=plan["product"],
-            provider=plan["authority"], source=desensitized,
-        )  # fmt: skip
+            here, product_id=plan["product"], provider=plan["authority"], source=desensitized
+        )
     result = {
         "product": summary.product_id,
         "version": summary.version,

@@ -22,16 +22,14 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from dataspace.config import Settings
 from dataspace.controlplane import history
 from dataspace.controlplane.history import Outcome, PastRelease
-from dataspace.controlplane.keystore import KeyStore
 from dataspace.controlplane.releases import Delivery, ReleasePlan
 from dataspace.dataplane.objects import ObjectStore
 from dataspace.dataplane.views import ViewRequest, derive_views
-from dataspace.store.db import Database
+from dataspace.identity.keystore import KeyStore
+from dataspace.node import Node
 from dataspace.store.types import utcnow
-from producers.publish import relay_outbox, release_store
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +77,7 @@ class HistorySummary:
 
 
 def deliver_history(
-    settings: Settings,
-    db: Database,
-    keys: KeyStore,
+    node: Node,
     *,
     subscriber: str,
     product_id: str,
@@ -91,12 +87,13 @@ def deliver_history(
     """Deliver to ``subscriber`` every release of ``product_id`` from ``from_version`` on that
     it has not received under its agreement (see the module docstring)."""
     started, now = time.monotonic(), now or utcnow()
+    db, keys = node.db, node.keys
     plan = history.plan_history(
         db, keys, subscriber=subscriber, product=product_id, from_version=from_version, now=now
     )
     made: list[tuple[ReleasePlan, Delivery]] = []
     if plan.releases:
-        store = release_store(settings)
+        store = node.release_store()
         made = [item for past in plan.releases for item in derive(store, keys, past)]
     outcomes = history.record_history(db, keys, made, now=now)
     summary = HistorySummary(
@@ -107,8 +104,13 @@ def deliver_history(
         tuple(HistoryLine.of(outcome) for outcome in outcomes),
     )
     if summary.delivered:
-        sent, pending, error = relay_outbox(settings, db)
-        summary = replace(summary, events_sent=sent, events_pending=pending, relay_error=error)
+        flushed = node.flush_outbox()
+        summary = replace(
+            summary,
+            events_sent=flushed.sent,
+            events_pending=flushed.pending,
+            relay_error=flushed.error,
+        )
     log.info(
         "history delivered",
         extra={"product": plan.product_id, "subscriber": plan.subscriber,

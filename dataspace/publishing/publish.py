@@ -47,26 +47,24 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dataspace.adapters.kafka_publisher import KafkaPublisher
-from dataspace.adapters.s3 import arrow_filesystem, ensure_bucket, minio_client
-from dataspace.config import Settings
 from dataspace.controlplane import releases, reservations
-from dataspace.controlplane.keystore import KeyStore
 from dataspace.controlplane.releases import Delivery, QualityFacts, Recipient, ReleasePlan
 from dataspace.dataplane.handoff import Handoff
-from dataspace.dataplane.objects import ObjectStore, StoredObject, report_key, version_prefix
+from dataspace.dataplane.layout import StoredObject, report_key, version_prefix
+from dataspace.dataplane.objects import ObjectStore
 from dataspace.dataplane.release import write_release
-from dataspace.dataplane.schema_check import check_input, load_avro_schema, read_input
+from dataspace.dataplane.schema_check import check_input, read_input
+from dataspace.dataplane.tee import tee
 from dataspace.dataplane.views import ViewPass, ViewRequest
 from dataspace.errors import Conflict, InvalidInput
-from dataspace.quality.gate import QualityReport, Validation, load_suite
+from dataspace.identity.keystore import KeyStore
+from dataspace.node import Node
+from dataspace.quality.gate import QualityReport, Suite, Validation
 from dataspace.store.db import Database
 from dataspace.store.types import utcnow
-from producers.flush import TIMEOUT_SECONDS, flush_outbox
 
 log = logging.getLogger(__name__)
 
-RELAY_TIMEOUT_SECONDS = TIMEOUT_SECONDS  # a publishing process's own publisher waits as long
 HASH_CHUNK_BYTES = 1024 * 1024
 # The progress stage of the one pass that checks the input and writes the release and views.
 UPLOAD_STAGE = "gate + upload"
@@ -140,9 +138,7 @@ class _Input:
 
 
 def publish(
-    settings: Settings,
-    db: Database,
-    keys: KeyStore,
+    node: Node,
     *,
     product_id: str,
     provider: str,
@@ -150,23 +146,27 @@ def publish(
     mode: str = "snapshot",
     progress: Progress | None = None,
     now: datetime | None = None,
-    publisher: KafkaPublisher | None = None,
 ) -> PublishSummary:
     """Publish ``source`` as the next release of ``product_id`` (see the module docstring).
 
-    ``publisher`` relays the events; a process that publishes often passes its one open
-    publisher (a new idempotent producer costs about half a second against Tansu).
+    The events go out through the node's one Kafka publisher (a new idempotent producer
+    costs about half a second against Tansu, so a process that publishes often keeps one).
     """
     started, now, progress = time.monotonic(), now or utcnow(), progress or _Silent()
+    db, keys = node.db, node.keys
     plan = releases.plan_release(
         db, keys, product=product_id, provider=provider, mode=mode, now=now
     )
     try:
-        summary = _publish_reserved(settings, db, keys, plan, source, progress, now)
+        summary = _publish_reserved(node, plan, source, progress, now)
     except BaseException:
         reservations.give_back(db, plan.product_id, plan.reservation)
         raise
-    summary = relay_pending(settings, db, summary, publisher)
+    flushed = node.flush_outbox()
+    summary = replace(
+        summary, events_sent=flushed.sent, events_pending=flushed.pending,
+        relay_error=flushed.error,
+    )  # fmt: skip
     log.info(
         "publish finished",
         extra={"product": plan.product_id, "version": plan.version, "status": summary.status},
@@ -177,21 +177,17 @@ def publish(
 # -- the steps ------------------------------------------------------------------------------
 
 
-def _publish_reserved(  # noqa: PLR0917 (the story's state, in the order it is used)
-    settings: Settings,
-    db: Database,
-    keys: KeyStore,
-    plan: ReleasePlan,
-    source: Path,
-    progress: Progress,
-    now: datetime,
+def _publish_reserved(
+    node: Node, plan: ReleasePlan, source: Path, progress: Progress, now: datetime
 ) -> PublishSummary:
     """Steps 2-5, while this publish holds the version (renewed after each long step)."""
-    given = checked_input(settings, plan, source)
-    store = release_store(settings)
+    db, keys = node.db, node.keys
+    given = checked_input(node.product_schema(plan.schema_name), source)
+    store = node.release_store()
     recipients = releases.recipients(db, keys, plan, now)
     requests = view_requests(keys, recipients)
-    report, release, deliveries = write_with_views(settings, store, plan, given, requests, progress)
+    suite = node.suite(plan.suite_name)
+    report, release, deliveries = write_with_views(store, suite, plan, given, requests, progress)
     reservations.renew(db, plan.product_id, plan.reservation)
     if not report.passed:
         store.discard(version_prefix(plan.product_id, plan.version))
@@ -200,24 +196,16 @@ def _publish_reserved(  # noqa: PLR0917 (the story's state, in the order it is u
     return summarize(plan, release, report, recipients, deliveries, late)
 
 
-def checked_input(settings: Settings, plan: ReleasePlan, source: Path) -> _Input:
+def checked_input(avro: dict[str, Any], source: Path) -> _Input:
     """The input, if it is a readable file whose columns match the product's schema."""
     if not source.is_file():
         raise InvalidInput(f"The file {source} does not exist or is not a file; check the path.")
-    avro = load_avro_schema(settings.schemas_dir / "products" / f"{plan.schema_name}.avsc")
     given = _Input(source, avro)
     try:
         given.schema = check_input(source, avro)
     except PermissionError as exc:
         raise InvalidInput(f"The file {source} cannot be read ({exc.strerror}).") from exc
     return given
-
-
-def release_store(settings: Settings) -> ObjectStore:
-    """The node's release bucket (created on first use)."""
-    endpoint = settings.s3()
-    ensure_bucket(minio_client(endpoint), settings.release_bucket)
-    return ObjectStore(arrow_filesystem(endpoint), settings.release_bucket)
 
 
 def quarantine(  # noqa: PLR0917 (a step of the story; arguments in the order they are used)
@@ -265,8 +253,8 @@ def view_requests(keys: KeyStore, recipients: list[Recipient]) -> list[ViewReque
 
 
 def write_with_views(  # noqa: PLR0917 (a step of the story)
-    settings: Settings,
     store: ObjectStore,
+    suite: Suite,
     plan: ReleasePlan,
     given: _Input,
     requests: list[ViewRequest],
@@ -275,7 +263,6 @@ def write_with_views(  # noqa: PLR0917 (a step of the story)
     """Gate the input and write the release and every view in one pass over it; objects
     that an unrecorded attempt left with other content are discarded and written again.
     The caller removes what was written if the gate's report did not pass."""
-    suite = load_suite(settings.expectations_dir / f"{plan.suite_name}.json")
 
     def one_pass() -> tuple[QualityReport, StoredObject, list[Delivery]]:
         progress.start(UPLOAD_STAGE, _known_rows(given.path))
@@ -286,7 +273,7 @@ def write_with_views(  # noqa: PLR0917 (a step of the story)
             ) as views,
             Handoff(validation.add, name="quality-gate") as gate,
         ):
-            batches = _teed(given.batches(progress), views, gate)
+            batches = tee(given.batches(progress), views.add, gate.put)
             release = write_release(store, plan.product_id, plan.version, given.schema, batches)
             derived = views.finish(release)
         report = validation.report(given.schema)
@@ -299,17 +286,6 @@ def write_with_views(  # noqa: PLR0917 (a step of the story)
         log.warning("discarding unannounced objects of %s v%s", plan.product_id, plan.version)
         store.discard(version_prefix(plan.product_id, plan.version))
         return one_pass()
-
-
-def _teed(
-    batches: Iterator[pa.RecordBatch], views: ViewPass, gate: Handoff[pa.RecordBatch]
-) -> Iterator[pa.RecordBatch]:
-    """The batches, each handed to the views and to the gate before the release's writer
-    takes it."""
-    for batch in batches:
-        views.add(batch)
-        gate.put(batch)
-        yield batch
 
 
 def summarize(  # noqa: PLR0917 (a step of the story)
@@ -348,25 +324,6 @@ def _line(
         return DeliveryLine(*who, None, None, None, late or recipient.reason)
     identifier = releases.delivery_id(recipient.agreement_id, plan.version)
     return DeliveryLine(*who, identifier, made.stored.rows, made.stored.bytes, None)
-
-
-def relay_pending(
-    settings: Settings,
-    db: Database,
-    summary: PublishSummary,
-    publisher: KafkaPublisher | None = None,
-) -> PublishSummary:
-    """Send what the outbox holds now; a broker that is down leaves it pending, not failed."""
-    sent, pending, error = relay_outbox(settings, db, publisher)
-    return replace(summary, events_sent=sent, events_pending=pending, relay_error=error)
-
-
-def relay_outbox(
-    settings: Settings, db: Database, publisher: KafkaPublisher | None = None
-) -> tuple[int, int, str | None]:
-    """Relay the outbox until it is empty or the broker fails: (sent, pending, error)."""
-    flushed = flush_outbox(settings, db, publisher)
-    return flushed.sent, flushed.pending, flushed.error
 
 
 # -- helpers --------------------------------------------------------------------------------

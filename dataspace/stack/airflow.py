@@ -15,7 +15,7 @@ import sysconfig
 
 from dataspace.config import Settings
 from dataspace.orchestration import airflow_environment
-from infra.components import Component, Service, http_ok, venv_script
+from dataspace.stack.components import Component, Service, http_ok, venv_script
 
 # Migrating a fresh SQLite database takes ~20 s; four processes then import Airflow.
 START_TIMEOUT_SECONDS = 300.0

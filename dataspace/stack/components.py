@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 
-from infra.process import port_in_use
+from dataspace.stack.process import port_in_use
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from dataspace.config import Settings
 from dataspace.errors import ServiceError
-from infra import airflow, swift, tansu
-from infra.components import Component, Service
-from infra.probes import database_reachable, kafka_reachable, s3_reachable
-from infra.process import PidFile, is_alive, port_in_use, spawn, stop_group, wait_until
+from dataspace.stack import airflow, swift, tansu
+from dataspace.stack.components import Component, Service
+from dataspace.stack.probes import database_reachable, kafka_reachable, s3_reachable
+from dataspace.stack.process import PidFile, is_alive, port_in_use, spawn, stop_group, wait_until
 
 # A process that crashes while loading its configuration does so within this time.
 SETTLE_SECONDS = 1.0

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dataspace.config import EMBEDDED_CREDENTIALS_FILE, EMBEDDED_S3_USER, Settings
 from dataspace.errors import ServiceError
-from infra.components import Component, Service, http_ok, venv_script
+from dataspace.stack.components import Component, Service, http_ok, venv_script
 
 # The expirer finds queued deletions only in containers the account server has heard of,
 # and the container updater is what tells it: both run often so reclaiming takes seconds.
@@ -151,8 +151,10 @@ def _proxy_conf(layout: SwiftLayout, secret: str) -> str:
     for name, extra in filters.items():
         section = name.replace("_", "-") if name == "proxy_logging" else name
         sections.append(f"[filter:{section}]\nuse = egg:swift#{name}\n{extra}")
-    # Swift's memcache middleware in the proxy's own process (infra/swift_cache.py, ADR 0014).
-    sections.append("[filter:cache]\npaste.filter_factory = infra.swift_cache:filter_factory\n")
+    # Swift's memcache middleware in the proxy's own process (stack/swift_cache.py, ADR 0014).
+    sections.append(
+        "[filter:cache]\npaste.filter_factory = dataspace.stack.swift_cache:filter_factory\n"
+    )
     return "\n".join(sections)
 
 
@@ -184,7 +186,7 @@ def _swift_conf(layout: SwiftLayout) -> str:
 def _build_rings(layout: SwiftLayout) -> None:
     specs = [f"{server}={layout.port(server)}" for server, _ in BACKENDS]
     result = subprocess.run(
-        [sys.executable, "-m", "infra.swift_rings", str(layout.etc), *specs],
+        [sys.executable, "-m", "dataspace.stack.swift_rings", str(layout.etc), *specs],
         capture_output=True,
         text=True,
         check=False,
@@ -231,7 +233,7 @@ def _daemon(layout: SwiftLayout, name: str, entry: str, conf_name: str) -> Compo
         argv=lambda: (
             sys.executable,
             "-m",
-            "infra.swift_daemon",
+            "dataspace.stack.swift_daemon",
             str(layout.etc),
             entry,
             str(conf),

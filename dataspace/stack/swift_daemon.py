@@ -2,7 +2,7 @@
 
 Swift's WSGI servers read ``swift_dir`` from their configuration, but its daemons (the object
 expirer) read ``/etc/swift/swift.conf`` unless told otherwise; this launcher tells them.
-Usage: ``python -m infra.swift_daemon SWIFT_DIR MODULE:FUNCTION CONF [OPTIONS...]``.
+Usage: ``python -m dataspace.stack.swift_daemon SWIFT_DIR MODULE:FUNCTION CONF [OPTIONS...]``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Build the three one-replica, one-device Swift rings in one process.
 
-Run as ``python -m infra.swift_rings ETC_DIR SERVER=PORT...``; it is a separate process so
+Run as ``python -m dataspace.stack.swift_rings ETC_DIR SERVER=PORT...``; it is a separate process so
 that the CLI never imports Swift (and eventlet) itself. With a single device every partition
 lands on it, so rebuilding the rings on each start keeps the data where it is.
 """

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dataspace.config import Settings
 from dataspace.errors import ServiceError
-from infra.components import Component, Service, tcp_ready
+from dataspace.stack.components import Component, Service, tcp_ready
 
 log = logging.getLogger(__name__)
 

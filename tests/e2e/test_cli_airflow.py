@@ -6,19 +6,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from dataspace.config import Settings
-from infra.process import port_in_use
-from tests.helpers import free_port_block
+from dataspace.stack.process import port_in_use
+from tests.helpers import DATASPACE, free_port_block
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.e2e
 
-DATASPACE = str(Path(sys.executable).parent / "dataspace")
 UP_TIMEOUT = 480  # standalone migrates SQLite and starts four processes on a busy machine
 
 

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,11 +13,9 @@ from pathlib import Path
 import pytest
 
 from dataspace.identity.uscc import make_uscc
-from tests.helpers import free_port, wait_for
+from tests.helpers import DATASPACE, free_port, wait_for
 
-pytestmark = pytest.mark.integration
-
-DATASPACE = str(Path(sys.executable).parent / "dataspace")
+pytestmark = pytest.mark.e2e
 
 
 def environment(state_dir: Path) -> dict[str, str]:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from dataspace.identity.uscc import make_uscc
-from tests.integration.test_cli_controlplane import footprint, ok, run
-from tests.public_data_world import AUTHORITY, OPERATOR_OFFER, SCHEMA
+from tests.e2e.test_cli_controlplane import footprint, ok, run
+from tests.worlds.public_data_world import AUTHORITY, OPERATOR_OFFER, SCHEMA
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.e2e
 
 TERM = ("--from", "2026-01-01T00:00:00Z", "--until", "2030-01-01T00:00:00Z")
 

@@ -8,7 +8,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,10 @@ import pytest
 
 from dataspace.identity.uscc import make_uscc
 from tests.fixtures.controlplane import PURPOSE, use_policy
+from tests.helpers import DATASPACE
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.e2e
 
-DATASPACE = str(Path(sys.executable).parent / "dataspace")
 LEADER_USCC = make_uscc("91320300MA0000001")
 SUPPLIER_USCC = make_uscc("91320500MA0000002")
 

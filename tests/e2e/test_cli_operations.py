@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.fs as pafs
@@ -12,13 +11,11 @@ import pytest
 
 from dataspace.config import Settings
 from dataspace.operations.stores import release_store, reports_store
-from tests.helpers import node_environment
-from tests.operations_world import publish_orders
-from tests.publish_world import World, make_world, operator_node
+from tests.helpers import DATASPACE, node_environment
+from tests.worlds.operations_world import publish_orders
+from tests.worlds.publish_world import World, make_world, operator_node
 
-pytestmark = pytest.mark.integration
-
-DATASPACE = str(Path(sys.executable).parent / "dataspace")
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from dataspace import demo_data
 from dataspace.config import Settings
-from tests.helpers import node_environment
-from tests.publish_world import World, make_world, operator_node
+from tests.helpers import DATASPACE, node_environment
+from tests.worlds.publish_world import World, make_world, operator_node
 
-pytestmark = pytest.mark.integration
-
-DATASPACE = str(Path(sys.executable).parent / "dataspace")
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture

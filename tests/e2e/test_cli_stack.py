@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration
+from tests.helpers import DATASPACE
 
-DATASPACE = str(Path(sys.executable).parent / "dataspace")
+pytestmark = pytest.mark.e2e
 
 
 def run(args: list[str], state_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:

@@ -5,22 +5,18 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from dataspace.config import Settings
-from dataspace.controlplane import participants
-from dataspace.controlplane.keystore import KeyStore
-from dataspace.identity.uscc import make_uscc
+from dataspace.identity.keystore import KeyStore
 from dataspace.store.db import Database, migrate
-from tests.delivery_setup import PRODUCT, Provider, release_store
 from tests.fixtures.controlplane import Space
+from tests.helpers import DATASPACE
+from tests.worlds.delivery_setup import PRODUCT, Provider, release_store
 
-pytestmark = pytest.mark.integration
-
-DATASPACE = str(Path(sys.executable).parent / "dataspace")
+pytestmark = pytest.mark.e2e
 
 
 def run(node: Path, stack: Settings, bucket: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -55,13 +51,7 @@ def space(node: Path) -> Space:
     url = f"sqlite:///{node / 'control-plane.db'}"
     migrate(url)
     world = Space(Database(url), KeyStore(node / "keys"))
-    participants.init_operator(
-        world.db,
-        world.keys,
-        name="Jiangsu Data Hub",
-        uscc=make_uscc("12320000MB0000001"),
-        region="CN-JS",
-    )
+    world.operator("Jiangsu Data Hub")
     world.member("xcmg", role="chain_leader")
     world.product()
     return world

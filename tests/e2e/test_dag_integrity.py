@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.airflow import DAGS_FOLDER, AirflowHome
+from dataspace.resources import data_root
+from tests.fixtures.airflow import AirflowHome
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.e2e
 
+DAGS_FOLDER = data_root() / "dags"
 DAG_FILES = sorted(p for p in DAGS_FOLDER.glob("*.py") if not p.name.startswith("_"))
 # Modules a DAG file must not pull in when it is parsed: tasks import them when they run.
 HEAVY_MODULES = ("great_expectations", "pyarrow", "pandas", "fastavro", "minio", "boto3")

@@ -10,10 +10,10 @@ import pytest
 from rich.console import Console
 
 from dataspace.demo import run_demo
-from infra.stack import Stack
+from dataspace.stack.stack import Stack
 from tests.fixtures.stack import embedded_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.e2e
 
 
 def test_the_demo_story_holds(tmp_path: Path) -> None:

@@ -15,16 +15,16 @@ from dataspace import demo_data
 from dataspace.config import Settings
 from dataspace.controlplane import incidents, ledger
 from dataspace.events.registry import ROUTES
+from dataspace.operations.incident_response import respond
 from dataspace.orchestration import airflow_environment
-from infra.components import venv_script
-from infra.stack import Stack
-from producers.incident_response import respond
-from producers.publish import publish
+from dataspace.publishing.publish import publish
+from dataspace.stack.components import venv_script
+from dataspace.stack.stack import Stack
 from tests.fixtures.airflow import AirflowHome, AirflowNode
 from tests.helpers import free_port_block, wait_for
-from tests.publish_world import LEADER, consume, make_world, write_input
+from tests.worlds.publish_world import LEADER, consume, make_world, write_input
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.e2e
 
 DAG_ID = "quality_incident_on_quarantine"
 DELAYED = ROUTES["DeliveryDelayed"].topic

@@ -20,11 +20,11 @@ from dataspace.operations.stores import release_store, reports_store
 from dataspace.store import outbox
 from dataspace.store.models import LedgerEntryRow
 from tests.fixtures.airflow import AirflowHome, AirflowNode
-from tests.operations_world import ORDERS, overwrite, publish_orders
-from tests.publish_world import LEADER, World, consume, make_world
-from tests.settlement_world import Trade, october_trade
+from tests.worlds.operations_world import ORDERS, overwrite, publish_orders
+from tests.worlds.publish_world import LEADER, World, consume, make_world
+from tests.worlds.settlement_world import Trade, october_trade
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.e2e
 
 ALERTED = "dataspace.quality.alerted.v1"
 

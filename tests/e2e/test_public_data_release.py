@@ -14,13 +14,13 @@ import pytest
 from dataspace.controlplane import applications, ledger
 from dataspace.dataplane.objects import ObjectStore
 from dataspace.desensitize.transform import pseudonym
+from dataspace.operations.stores import release_store
 from dataspace.publicdata.dataset import enterprises
-from producers.publish import release_store
 from tests.fixtures.airflow import AirflowHome, AirflowNode
-from tests.public_data_world import OPERATORS, PublicWorld, make_public_world
-from tests.publish_world import consume, list_keys
+from tests.worlds.public_data_world import OPERATORS, PublicWorld, make_public_world
+from tests.worlds.publish_world import consume, list_keys
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.e2e
 
 DAG_ID = "public_data_authorized_release"
 ANNOUNCED = "dataspace.deliveries.announced.v1"

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from dataspace.api import tokens
 from dataspace.api.app import create_app
 from dataspace.config import load_settings
+from dataspace.identity import tokens
 from dataspace.identity.keys import SigningKey
 from dataspace.identity.uscc import make_uscc
 from dataspace.store import repository

@@ -12,7 +12,7 @@ from dataspace.controlplane.applications import Scenario
 from dataspace.errors import Conflict, InvalidInput, Refused, Unauthorized
 from dataspace.store.types import utcnow
 from tests.fixtures.controlplane import Space
-from tests.public_data_world import AUTHORITY, OPERATOR_OFFER, SCHEMA
+from tests.worlds.public_data_world import AUTHORITY, OPERATOR_OFFER, SCHEMA
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import event, select
 
-from consumers.control_plane import LocalControlPlane
 from dataspace.adapters.s3 import presigner
-from dataspace.api import tokens
+from dataspace.agent.control_plane import LocalControlPlane
 from dataspace.config import Settings
 from dataspace.controlplane import (
     agreements,
@@ -26,17 +25,18 @@ from dataspace.controlplane import (
     reservations,
 )
 from dataspace.controlplane.deliveries import receipt_payload
-from dataspace.controlplane.views import DeliveryView
+from dataspace.controlplane.read_models import DeliveryView
 from dataspace.errors import Conflict, InvalidInput, StoreBusy, Unauthorized
 from dataspace.events.envelope import decode
+from dataspace.identity import tokens
 from dataspace.identity.keys import SigningKey
 from dataspace.store.db import Database
 from dataspace.store.models import DeliveryRow, LedgerEntryRow, OutboxRow
 from dataspace.store.types import utcnow
-from tests.dataplane_data import local_store
-from tests.delivery_setup import PROVIDER, Delivered, Provider, release_store
 from tests.fixtures.controlplane import Space
 from tests.helpers import wait_for
+from tests.worlds.dataplane_data import local_store
+from tests.worlds.delivery_setup import PROVIDER, Delivered, Provider, release_store
 
 pytestmark = pytest.mark.integration
 

@@ -14,12 +14,13 @@ import pytest
 from dataspace.adapters.s3 import arrow_filesystem, ensure_bucket, minio_client
 from dataspace.config import Settings
 from dataspace.dataplane.download import ChecksumMismatch, land, url_opener
-from dataspace.dataplane.objects import ObjectStore, StoredObject
+from dataspace.dataplane.layout import StoredObject
+from dataspace.dataplane.objects import ObjectStore
 from dataspace.dataplane.release import write_release
 from dataspace.dataplane.views import ViewRequest, derive_views
 from dataspace.policy.model import Mask, ViewSpec
 from dataspace.policy.vocabulary import MaskMethod
-from tests.dataplane_data import orders
+from tests.worlds.dataplane_data import orders
 
 pytestmark = pytest.mark.integration
 

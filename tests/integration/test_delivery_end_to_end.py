@@ -21,12 +21,12 @@ from dataspace import demo_data
 from dataspace.config import Settings
 from dataspace.controlplane import agreements, ledger, releases
 from dataspace.errors import Unauthorized
+from dataspace.operations.stores import release_store
 from dataspace.store.models import DeliveryRow
 from dataspace.store.types import utcnow
-from producers.publish import release_store
-from tests.chain_world import LEADER, Chain, landed_ids
 from tests.fixtures.controlplane import Space
 from tests.helpers import wait_for
+from tests.worlds.chain_world import LEADER, Chain, landed_ids
 
 pytestmark = pytest.mark.integration
 

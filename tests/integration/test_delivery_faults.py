@@ -3,7 +3,7 @@ its log between relay and consumption, a subscriber killed mid-way. In each case
 subscriber ends with every due delivery landed exactly once.
 
 The broker is killed with SIGKILL, so each test that kills it gets a Kafka broker of its own
-(an embedded Tansu in its tmp dir, on a free port, started by ``infra.stack.Stack``); its
+(an embedded Tansu in its tmp dir, on a free port, started by ``dataspace.stack.stack.Stack``); its
 object store stays the session's, which nobody kills.
 """
 
@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,27 +21,26 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from consumers.landed import LandedLog
-from dataspace.adapters.kafka_publisher import KafkaPublisher
+from dataspace.adapters.kafka_producer import KafkaSender
+from dataspace.agent.landed import LandedLog
 from dataspace.config import Settings, load_settings
 from dataspace.controlplane import ledger, releases
+from dataspace.events.relay import as_record, relay_once
 from dataspace.faults import HELD_FILE_ENV, HOLD_ENV
+from dataspace.publishing.publish import UPLOAD_STAGE
+from dataspace.stack.process import PidFile, is_alive
+from dataspace.stack.stack import Stack
 from dataspace.store import outbox
 from dataspace.store.db import Database
 from dataspace.store.models import DeliveryRow, OutboxRow
 from dataspace.store.outbox import OutboxMessage
-from infra.process import PidFile, is_alive
-from infra.stack import Stack
-from producers.publish import UPLOAD_STAGE
-from producers.relay import relay_once
-from tests.chain_world import QUICK_JOIN, Chain, landed_ids, no_partials
 from tests.fixtures.controlplane import Space
-from tests.helpers import free_port, wait_for
+from tests.helpers import DATASPACE, free_port, wait_for
+from tests.worlds.chain_world import QUICK_JOIN, Chain, landed_ids, no_partials
 
 pytestmark = pytest.mark.integration
 
 ANNOUNCED = "dataspace.deliveries.announced.v1"
-DATASPACE = str(Path(sys.executable).parent / "dataspace")
 
 
 @dataclass(frozen=True)
@@ -127,10 +125,10 @@ def unsent_announcements(db: Database) -> list[str]:
 
 def relay_all(settings: Settings, db: Database) -> None:
     """What `dataspace relay` does until the outbox is empty (its back-off included)."""
-    publisher = KafkaPublisher(settings)
+    sender = KafkaSender(settings)
 
     def drained() -> bool:
-        relay_once(db, publisher)
+        relay_once(db, sender)
         return pending(db) == 0
 
     wait_for(drained, timeout=60, interval=0.5)
@@ -199,8 +197,8 @@ def replay_announcements(settings: Settings, db: Database) -> None:
             OutboxMessage(row.id, row.topic, row.key, row.payload, dict(row.headers))
             for row in rows
         ]
-    outcome = KafkaPublisher(settings).publish(messages)
-    assert set(outcome.values()) == {None}
+    errors = KafkaSender(settings).send([as_record(message) for message in messages])
+    assert set(errors) == {None}
 
 
 def test_a_subscriber_killed_mid_way_lands_everything_exactly_once_on_restart(

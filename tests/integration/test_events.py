@@ -11,6 +11,7 @@ import pytest
 from confluent_kafka import Consumer, Message
 
 from dataspace.adapters.kafka import ensure_topics
+from dataspace.adapters.kafka_producer import EventProducer
 from dataspace.config import Settings, load_settings
 from dataspace.errors import NotFound, ServiceError
 from dataspace.events.deadletter import (
@@ -28,7 +29,6 @@ from dataspace.events.envelope import (
     decode,
     encode,
 )
-from dataspace.events.publisher import EventProducer
 from dataspace.events.registry import default_registry, event_id_for
 from dataspace.identity.keys import SigningKey
 from tests.event_vectors import load_vectors

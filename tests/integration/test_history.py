@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,15 +19,15 @@ from dataspace.api.app import create_app
 from dataspace.config import Settings
 from dataspace.controlplane import agreements, ledger, releases
 from dataspace.errors import Conflict, DataspaceError, InvalidInput, NotFound, Unauthorized
+from dataspace.node import Node
+from dataspace.publishing.history import HistorySummary, deliver_history
 from dataspace.store.models import DeliveryRow, LedgerEntryRow, OutboxRow
 from dataspace.store.types import utcnow
-from producers.history import HistorySummary, deliver_history
-from tests.chain_world import LEADER, Chain, landed_ids
 from tests.fixtures.controlplane import Space
-from tests.helpers import node_environment, wait_for
+from tests.helpers import DATASPACE, node_environment, wait_for
 from tests.integration.test_api import auth
-from tests.integration.test_cli_subscribe import DATASPACE
 from tests.integration.test_delivery_end_to_end import PROJECTED, assert_masked
+from tests.worlds.chain_world import LEADER, Chain, landed_ids
 
 pytestmark = pytest.mark.integration
 
@@ -38,10 +39,11 @@ def chain(space: Space, stack_settings: Settings, unique: str, tmp_path: Path) -
 
 
 def ask(chain: Chain, subscriber: str, from_version: int, product: str = "") -> HistorySummary:
-    return deliver_history(
-        chain.settings, chain.db, chain.space.keys,
-        subscriber=subscriber, product_id=product or chain.product, from_version=from_version,
-    )  # fmt: skip
+    with closing(Node(chain.settings, chain.db, chain.space.keys)) as node:
+        return deliver_history(
+            node, subscriber=subscriber, product_id=product or chain.product,
+            from_version=from_version,
+        )  # fmt: skip
 
 
 def test_a_new_subscriber_gets_the_history_it_asks_for_exactly_once(chain: Chain) -> None:

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from dataspace.config import Settings
+from dataspace.node import Node
 from dataspace.operations.jobs import evaluation_report
 from dataspace.operations.stores import reports_store
 from tests.fixtures.controlplane import Space
-from tests.settlement_world import Trade, october_trade
+from tests.worlds.settlement_world import Trade, october_trade
 
 pytestmark = pytest.mark.integration
 
@@ -72,9 +74,8 @@ def stored(trade: Trade, key: str) -> bytes:
 def test_the_report_counts_participants_circulation_and_activity(
     trade: Trade, spaces: Path
 ) -> None:
-    result = evaluation_report(
-        trade.settings, trade.space.db, as_of=date(2026, 11, 30), spaces_path=spaces
-    )
+    with closing(Node(trade.settings, trade.space.db, trade.space.keys)) as node:
+        result = evaluation_report(node, as_of=date(2026, 11, 30), spaces_path=spaces)
 
     assert result["key"] == "evaluation/2026-11-30/evaluation-report.html"
     figures = json.loads(stored(trade, result["metrics_key"]))
@@ -102,9 +103,8 @@ def test_the_report_counts_participants_circulation_and_activity(
 
 
 def test_a_day_sees_only_what_was_recorded_by_its_end(trade: Trade, spaces: Path) -> None:
-    result = evaluation_report(
-        trade.settings, trade.space.db, as_of=date(2026, 10, 31), spaces_path=spaces
-    )
+    with closing(Node(trade.settings, trade.space.db, trade.space.keys)) as node:
+        result = evaluation_report(node, as_of=date(2026, 10, 31), spaces_path=spaces)
 
     figures = json.loads(stored(trade, result["metrics_key"]))
     assert figures["deliveries"] == 6

@@ -13,11 +13,17 @@ from dataspace import demo_data
 from dataspace.config import Settings
 from dataspace.controlplane import catalog, ledger
 from dataspace.operations.quality import ProductCheck, check_products
+from dataspace.operations.stores import release_store
 from dataspace.store.types import utcnow
-from producers.publish import release_store
 from tests.fixtures.controlplane import Space
-from tests.operations_world import ORDERS, outbox_events, overwrite, publish_orders, read_text
-from tests.publish_world import LEADER, World, make_world
+from tests.worlds.operations_world import (
+    ORDERS,
+    outbox_events,
+    overwrite,
+    publish_orders,
+    read_text,
+)
+from tests.worlds.publish_world import LEADER, World, make_world
 
 pytestmark = pytest.mark.integration
 

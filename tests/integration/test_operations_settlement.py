@@ -23,7 +23,7 @@ from dataspace.operations.settlement_rules import Rules, load_rules
 from dataspace.operations.stores import reports_store
 from dataspace.store.models import LedgerEntryRow
 from tests.fixtures.controlplane import Space
-from tests.settlement_world import AFTER_CUTOFF, OCTOBER, RULES, Trade, october_trade
+from tests.worlds.settlement_world import AFTER_CUTOFF, OCTOBER, RULES, Trade, october_trade
 
 pytestmark = pytest.mark.integration
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,22 +17,24 @@ import pytest
 from sqlalchemy import select
 
 from dataspace import demo_data
-from dataspace.adapters.kafka_publisher import KafkaPublisher
+from dataspace.adapters.kafka_producer import KafkaSender
 from dataspace.config import Settings
 from dataspace.controlplane import agreements, ledger, releases
 from dataspace.dataplane import views as views_module
 from dataspace.errors import InvalidInput, NotFound, Unauthorized
 from dataspace.events.envelope import decode
 from dataspace.events.registry import event_id_for
+from dataspace.events.relay import relay_once
+from dataspace.node import Node
+from dataspace.operations.stores import release_store
+from dataspace.publishing import publish as publishing
+from dataspace.publishing.publish import PublishSummary, publish
 from dataspace.store import outbox
 from dataspace.store.models import DeliveryRow, LedgerEntryRow, OutboxRow, ReleaseRow
 from dataspace.store.types import utcnow
-from producers import publish as publishing
-from producers.publish import PublishSummary, publish, release_store
-from producers.relay import relay_once
 from tests.fixtures.controlplane import Space
 from tests.helpers import free_port
-from tests.publish_world import (
+from tests.worlds.publish_world import (
     LEADER,
     SUPPLIERS,
     World,
@@ -57,10 +60,11 @@ def world(space: Space, stack_settings: Settings, unique: str) -> World:
 
 
 def run(world: World, source: Path, **kwargs: object) -> PublishSummary:
-    return publish(
-        world.settings, world.db, world.space.keys, product_id=world.product, provider=LEADER,
-        source=source, **kwargs,  # type: ignore[arg-type]
-    )  # fmt: skip
+    with closing(Node(world.settings, world.db, world.space.keys)) as node:
+        return publish(
+            node, product_id=world.product, provider=LEADER, source=source,
+            **kwargs,  # type: ignore[arg-type]
+        )  # fmt: skip
 
 
 def own_rows(supplier: str) -> pa.Table:
@@ -236,13 +240,12 @@ def test_expired_revoked_and_exhausted_agreements_receive_nothing(
 def test_refusals_name_the_problem_and_write_nothing(world: World, tmp_path: Path) -> None:
     source = write_input(ORDERS, tmp_path / "orders.parquet")
     before = world.footprint()
+    node = Node(world.settings, world.db, world.space.keys)
 
     with pytest.raises(Unauthorized, match="belongs to 'xcmg'"):
-        publish(world.settings, world.db, world.space.keys, product_id=world.product,
-                provider="supplier-01", source=source)  # fmt: skip
+        publish(node, product_id=world.product, provider="supplier-01", source=source)
     with pytest.raises(NotFound, match="No product with id 'no-such-product'"):
-        publish(world.settings, world.db, world.space.keys, product_id="no-such-product",
-                provider=LEADER, source=source)  # fmt: skip
+        publish(node, product_id="no-such-product", provider=LEADER, source=source)
     with pytest.raises(InvalidInput, match="does not exist"):
         run(world, tmp_path / "missing.parquet")
     (tmp_path / "garbage.parquet").write_bytes(b"not parquet at all")
@@ -280,10 +283,11 @@ def test_a_dead_broker_keeps_events_pending_and_a_later_relay_sends_each_once(
     world: World, tmp_path: Path, unique: str
 ) -> None:
     dead = world.settings.model_copy(update={"kafka_bootstrap_servers": f"127.0.0.1:{free_port()}"})
-    summary = publish(
-        dead, world.db, world.space.keys, product_id=world.product, provider=LEADER,
-        source=write_input(ORDERS, tmp_path / "orders.parquet"),
-    )  # fmt: skip
+    with closing(Node(dead, world.db, world.space.keys)) as node:
+        summary = publish(
+            node, product_id=world.product, provider=LEADER,
+            source=write_input(ORDERS, tmp_path / "orders.parquet"),
+        )  # fmt: skip
 
     assert summary.status == "accepted"
     assert len(summary.delivered) == 2
@@ -292,10 +296,10 @@ def test_a_dead_broker_keeps_events_pending_and_a_later_relay_sends_each_once(
     assert summary.relay_error is not None
 
     later = utcnow() + timedelta(minutes=5)  # past the back-off of the failed attempt
-    sent = relay_once(world.db, KafkaPublisher(world.settings), now=lambda: later)
+    sent = relay_once(world.db, KafkaSender(world.settings), now=lambda: later)
     assert sent.failed == 0
     assert sent.sent == summary.events_pending
-    assert relay_once(world.db, KafkaPublisher(world.settings), now=lambda: later).claimed == 0
+    assert relay_once(world.db, KafkaSender(world.settings), now=lambda: later).claimed == 0
     with world.db.transaction() as session:
         assert outbox.pending_count(session) == 0
     events = consume(

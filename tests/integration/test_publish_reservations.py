@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,11 +17,13 @@ from sqlalchemy import select
 from dataspace import demo_data
 from dataspace.config import Settings
 from dataspace.errors import Conflict
+from dataspace.node import Node
+from dataspace.operations.stores import release_store
+from dataspace.publishing.publish import PublishSummary, publish
 from dataspace.store.models import ReleaseReservationRow, ReleaseRow
 from dataspace.store.types import utcnow
-from producers.publish import PublishSummary, publish, release_store
 from tests.fixtures.controlplane import Space
-from tests.publish_world import LEADER, World, list_keys, make_world, write_input
+from tests.worlds.publish_world import LEADER, World, list_keys, make_world, write_input
 
 pytestmark = pytest.mark.integration
 
@@ -36,10 +39,8 @@ def world(space: Space, stack_settings: Settings, unique: str) -> World:
 
 
 def run(world: World, source: Path) -> PublishSummary:
-    return publish(
-        world.settings, world.db, world.space.keys, product_id=world.product, provider=LEADER,
-        source=source,
-    )  # fmt: skip
+    with closing(Node(world.settings, world.db, world.space.keys)) as node:
+        return publish(node, product_id=world.product, provider=LEADER, source=source)
 
 
 def test_a_concurrent_publish_is_refused_at_once_and_writes_nothing(
@@ -83,7 +84,7 @@ def test_a_publisher_that_died_holding_the_version_does_not_block_the_product(
     script = (
         "import os, sys\nfrom pathlib import Path\n"
         "from dataspace.controlplane import releases\n"
-        "from dataspace.controlplane.keystore import KeyStore\n"
+        "from dataspace.identity.keystore import KeyStore\n"
         "from dataspace.store.db import Database\n"
         "from dataspace.store.types import utcnow\n"
         "db, keys = Database(sys.argv[1]), KeyStore(Path(sys.argv[2]))\n"

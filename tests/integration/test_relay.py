@@ -9,11 +9,12 @@ import pytest
 from confluent_kafka import Consumer
 
 from dataspace.adapters.kafka import ensure_topics
-from dataspace.adapters.kafka_publisher import KafkaPublisher
+from dataspace.adapters.kafka_producer import KafkaSender
 from dataspace.config import Settings, load_settings
+from dataspace.events.records import OutgoingRecord
+from dataspace.events.relay import Backoff, drain, relay_once
 from dataspace.store.db import Database
-from dataspace.store.outbox import OutboxMessage, enqueue, pending_count
-from producers.relay import Backoff, drain, relay_once
+from dataspace.store.outbox import enqueue, pending_count
 from tests.helpers import free_port
 
 pytestmark = pytest.mark.integration
@@ -49,11 +50,11 @@ def test_committed_rows_reach_kafka_in_order_and_are_marked_sent(
     items = [("alice", b"a1"), ("bob", b"b1"), ("alice", b"a2"), ("alice", b"a3")]
     enqueue_all(db, topic, items)
 
-    # One publisher for every batch, closed (flushed) at the end.
-    with KafkaPublisher(stack_settings) as publisher:
-        result = relay_once(db, publisher, batch_size=3)
-        rest = relay_once(db, publisher, batch_size=3)
-        assert relay_once(db, publisher).claimed == 0  # nothing twice
+    # One sender for every batch, closed (flushed) at the end.
+    with KafkaSender(stack_settings) as sender:
+        result = relay_once(db, sender, batch_size=3)
+        rest = relay_once(db, sender, batch_size=3)
+        assert relay_once(db, sender).claimed == 0  # nothing twice
 
     assert (result.sent, result.failed, rest.sent, rest.failed) == (3, 0, 1, 0)
     with db.transaction() as session:
@@ -71,8 +72,8 @@ def test_drain_relays_batch_after_batch_until_a_short_one(
     items = [("alice", f"d{n}".encode()) for n in range(5)]
     enqueue_all(db, topic, items)
 
-    with KafkaPublisher(stack_settings) as publisher:
-        result = drain(db, publisher, batch_size=2)
+    with KafkaSender(stack_settings) as sender:
+        result = drain(db, sender, batch_size=2)
 
     assert (result.claimed, result.sent, result.failed) == (5, 5, 0)
     with db.transaction() as session:
@@ -89,35 +90,35 @@ def test_a_dead_broker_loses_nothing_and_backs_off(
     dead = load_settings(state_dir=tmp_path, kafka_bootstrap_servers=f"127.0.0.1:{free_port()}")
     t0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
-    down = relay_once(db, KafkaPublisher(dead, timeout=1.0), now=lambda: t0, backoff=Backoff())
+    down = relay_once(db, KafkaSender(dead, timeout=1.0), now=lambda: t0, backoff=Backoff())
     assert (down.sent, down.failed) == (0, 2)
     with db.transaction() as session:
         assert pending_count(session) == 2
     # Still backing off: nothing is claimed before the retry time.
-    early = relay_once(db, KafkaPublisher(stack_settings), now=lambda: t0 + timedelta(seconds=0.1))
+    early = relay_once(db, KafkaSender(stack_settings), now=lambda: t0 + timedelta(seconds=0.1))
     assert early.claimed == 0
 
     later = t0 + timedelta(seconds=5)
-    recovered = relay_once(db, KafkaPublisher(stack_settings), now=lambda: later)
+    recovered = relay_once(db, KafkaSender(stack_settings), now=lambda: later)
     assert (recovered.sent, recovered.failed) == (2, 0)
     assert [v for _, v, _ in consume_all(stack_settings, topic, 2)] == [b"x1", b"x2"]
 
 
 class FailsOne:
-    """A publisher whose broker refuses one message (a unit-level stand-in for Kafka)."""
+    """A sender whose broker refuses one record (a unit-level stand-in for Kafka)."""
 
     def __init__(self, refuse: bytes) -> None:
         self.refuse = refuse
-        self.published: list[bytes] = []
+        self.published: list[bytes | None] = []
 
-    def publish(self, messages: Sequence[OutboxMessage]) -> dict[int, str | None]:
-        outcome: dict[int, str | None] = {}
-        for message in messages:
-            refused = message.payload == self.refuse
-            outcome[message.id] = "refused" if refused else None
+    def send(self, records: Sequence[OutgoingRecord]) -> list[str | None]:
+        errors: list[str | None] = []
+        for record in records:
+            refused = record.value == self.refuse
+            errors.append("refused" if refused else None)
             if not refused:
-                self.published.append(message.payload)
-        return outcome
+                self.published.append(record.value)
+        return errors
 
 
 def test_after_a_failure_later_messages_of_the_key_wait_for_it(db: Database) -> None:

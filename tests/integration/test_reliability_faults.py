@@ -20,10 +20,9 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,32 +30,32 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import func, select
 
-from consumers.landed import LandedLog
-from dataspace.adapters.kafka_publisher import KafkaPublisher
+from dataspace.adapters.kafka_producer import KafkaSender
 from dataspace.adapters.s3 import arrow_filesystem
+from dataspace.agent.landed import LandedLog
 from dataspace.config import Settings, load_settings
 from dataspace.controlplane import ledger, releases
 from dataspace.dataplane.objects import ObjectStore
 from dataspace.errors import DataspaceError, StoreBusy
+from dataspace.events.relay import relay_once
 from dataspace.faults import HELD_FILE_ENV, HOLD_ENV
+from dataspace.node import Node
+from dataspace.publishing.publish import UPLOAD_STAGE, publish
+from dataspace.stack.process import PidFile, is_alive
+from dataspace.stack.stack import Stack
 from dataspace.store import outbox
 from dataspace.store.db import Database
 from dataspace.store.models import DeliveryRow, LedgerEntryRow, OutboxRow, ReleaseRow
 from dataspace.store.outbox import DEFAULT_LEASE
 from dataspace.store.types import utcnow
-from infra.process import PidFile, is_alive
-from infra.stack import Stack
-from producers.publish import UPLOAD_STAGE, publish
-from producers.relay import relay_once
-from tests.chain_world import Chain, landed_ids, no_partials
 from tests.fixtures.controlplane import Space
-from tests.helpers import free_port, free_port_block, wait_for
+from tests.helpers import DATASPACE, free_port, free_port_block, wait_for
 from tests.integration.test_delivery_faults import agent_environment
-from tests.publish_world import list_keys
 from tests.reliability.record import record
+from tests.worlds.chain_world import Chain, landed_ids, no_partials
+from tests.worlds.publish_world import list_keys
 
 pytestmark = pytest.mark.integration
-DATASPACE = str(Path(sys.executable).parent / "dataspace")
 # Where the database is not what the fault is about, one database keeps `make test` short.
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -183,7 +182,7 @@ def test_an_object_store_killed_during_an_upload_leaves_nothing_announced(
 
     with pytest.raises(DataspaceError) as failed:
         publish(
-            own_store, chain.db, space.keys,
+            Node(own_store, chain.db, space.keys),
             product_id=chain.product, provider="xcmg", source=source, progress=killer,
         )  # fmt: skip
 
@@ -195,9 +194,8 @@ def test_an_object_store_killed_during_an_upload_leaves_nothing_announced(
     Stack(own_store).up()  # the store comes back (its disk kept what it had)
     store_again = ObjectStore(arrow_filesystem(own_store.s3()), own_store.release_bucket)
     assert list_keys(store_again, f"{chain.product}/") == []  # no half-written object visible
-    summary = publish(
-        own_store, chain.db, space.keys, product_id=chain.product, provider="xcmg", source=source
-    )
+    with closing(Node(own_store, chain.db, space.keys)) as node:
+        summary = publish(node, product_id=chain.product, provider="xcmg", source=source)
     assert (summary.status, summary.version, summary.events_pending) == ("accepted", 1, 0)
     chain.receive_all(chain.agreements)
     again = chain.receive_all(chain.agreements)
@@ -285,7 +283,7 @@ def test_a_relay_killed_after_sending_before_marking_sends_again_and_nothing_dou
     assert all(len(s.landed) == 1 for s in first.values())
     # The killed relay's lease on its batch ends after DEFAULT_LEASE; a relay then resends.
     later = utcnow() + DEFAULT_LEASE + timedelta(seconds=1)
-    result = relay_once(chain.db, KafkaPublisher(stack_settings), now=lambda: later)
+    result = relay_once(chain.db, KafkaSender(stack_settings), now=lambda: later)
     assert pending(chain.db) == 0
     assert result.sent == summary.events_pending + len(chain.agreements)  # + the receipts
     second = chain.receive_all(chain.agreements)
@@ -339,7 +337,7 @@ def test_a_locked_control_plane_fails_publish_clearly_or_waits_it_out(
         pytest.raises(StoreBusy) as busy,
     ):
         publish(
-                chain.settings, impatient, chain.space.keys,
+                Node(chain.settings, impatient, chain.space.keys),
                 product_id=chain.product, provider="xcmg", source=source,
             )  # fmt: skip
     record.fault("control-plane database locked: publish refused")
@@ -347,10 +345,8 @@ def test_a_locked_control_plane_fails_publish_clearly_or_waits_it_out(
     assert counts(db) == before  # nothing half-written
     with locked(db) as release:  # a patient publish waits for the lock, then goes through
         threading.Timer(1.0, release.set).start()
-        summary = publish(
-            chain.settings, db, chain.space.keys,
-            product_id=chain.product, provider="xcmg", source=source,
-        )  # fmt: skip
+        with closing(Node(chain.settings, db, chain.space.keys)) as node:
+            summary = publish(node, product_id=chain.product, provider="xcmg", source=source)
     record.fault("control-plane database locked: publish waited")
     assert (summary.status, summary.version, summary.events_pending) == ("accepted", 1, 0)
     chain.receive_all(chain.agreements)

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from consumers.control_plane import LocalControlPlane
-from consumers.subscriber import group_for
+from dataspace.adapters.kafka_producer import EventProducer
 from dataspace.adapters.s3 import presigner
+from dataspace.agent.control_plane import LocalControlPlane
+from dataspace.agent.subscriber import group_for
 from dataspace.config import Settings
 from dataspace.events.deadletter import HEADER_REASON, dead_letter_topic
 from dataspace.events.envelope import (
@@ -23,11 +24,11 @@ from dataspace.events.envelope import (
     HEADER_FINGERPRINT,
     HEADER_SIGNATURE,
 )
-from dataspace.events.publisher import EventProducer, OutgoingRecord
-from tests.delivery_setup import Provider, release_store
+from dataspace.events.records import OutgoingRecord
 from tests.fixtures.controlplane import Space
 from tests.integration.test_subscriber import read_topic, run
 from tests.reliability.record import record
+from tests.worlds.delivery_setup import Provider, release_store
 
 pytestmark = pytest.mark.integration
 SEED = 20261125

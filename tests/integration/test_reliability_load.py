@@ -24,7 +24,6 @@ import re
 import sqlite3
 import statistics
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -35,22 +34,21 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from consumers.landed import FILE_NAME, LandedLog
-from consumers.subscriber import SubscribeOptions, subscribe
 from dataspace import demo_data
+from dataspace.agent.landed import FILE_NAME, LandedLog
+from dataspace.agent.subscriber import SubscribeOptions, subscribe
 from dataspace.config import Settings
 from dataspace.controlplane import ledger, releases
 from dataspace.store.types import utcnow
-from tests.chain_world import QUICK_JOIN, Chain
 from tests.fixtures.controlplane import Space
-from tests.helpers import wait_for
+from tests.helpers import DATASPACE, wait_for
 from tests.integration.test_delivery_faults import agent_environment
 from tests.reliability.record import record
+from tests.worlds.chain_world import QUICK_JOIN, Chain
 
 pytestmark = pytest.mark.integration
 LOAD_ENV = "DATASPACE_LOAD"
 MEMORY_ROWS_ENV = "DATASPACE_LOAD_MEMORY_ROWS"
-DATASPACE = str(Path(sys.executable).parent / "dataspace")
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 

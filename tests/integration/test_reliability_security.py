@@ -25,17 +25,18 @@ from sqlalchemy import func, select
 
 from dataspace.config import Settings
 from dataspace.controlplane import ledger, negotiations, releases
-from dataspace.controlplane.keystore import MASK_SECRET_FILE
 from dataspace.dataplane.download import landing_path
 from dataspace.errors import InvalidInput, NotFound, Unauthorized
+from dataspace.identity.keystore import MASK_SECRET_FILE
+from dataspace.node import Node
 from dataspace.policy.model import parse_policy
+from dataspace.publishing.publish import publish
 from dataspace.store.models import DeliveryRow, LedgerEntryRow, OutboxRow, ParticipantRow
-from producers.publish import publish
-from tests.chain_world import Chain
 from tests.fixtures.controlplane import PURPOSE, Space
 from tests.integration.test_delivery_faults import agent_environment
 from tests.reliability.cli import run_cli
 from tests.reliability.record import record
+from tests.worlds.chain_world import Chain
 
 pytestmark = pytest.mark.integration
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -158,6 +159,7 @@ def test_hostile_ids_columns_and_filters_are_refused_everywhere(
 ) -> None:
     one = chain.supplier(1)
     control = chain.control(one)
+    node = Node(chain.settings, chain.db, chain.space.keys)  # refused before it relays anything
     before = footprint(chain)
     for bad in HOSTILE_IDS:
         entries = {
@@ -170,17 +172,13 @@ def test_hostile_ids_columns_and_filters_are_refused_everywhere(
             "grant of delivery": lambda bad=bad: control.grant(bad),
             "landing path of product": lambda bad=bad: landing_path(tmp_path / "landing", bad, 1),
             "publish product": lambda bad=bad: publish(
-                chain.settings,
-                chain.db,
-                chain.space.keys,
+                node,
                 product_id=bad,
                 provider="xcmg",
                 source=tmp_path / "none.parquet",
             ),
             "publish as": lambda bad=bad: publish(
-                chain.settings,
-                chain.db,
-                chain.space.keys,
+                node,
                 product_id=chain.product,
                 provider=bad,
                 source=tmp_path / "none.parquet",

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-import infra.stack
+import dataspace.stack.stack
 from dataspace.adapters.s3 import ensure_bucket, minio_client
 from dataspace.config import Settings, load_settings
 from dataspace.errors import ServiceError
-from infra.process import is_alive
-from infra.stack import Stack
+from dataspace.stack.process import is_alive
+from dataspace.stack.stack import Stack
 from tests.fixtures.stack import embedded_settings
 from tests.helpers import free_port
 
@@ -157,7 +157,7 @@ def test_status_waits_out_a_stall_but_reports_a_hung_service_degraded(
     monkeypatch.setenv("DATASPACE_S3_SECRET_KEY", s3.secret_key.get_secret_value())
     settings = load_settings(state_dir=tmp_path / "state", kafka_port=free_port())
     stack = Stack(settings)  # only the broker is embedded
-    monkeypatch.setattr(infra.stack, "STATUS_PROBE_SECONDS", 4.0)
+    monkeypatch.setattr(dataspace.stack.stack, "STATUS_PROBE_SECONDS", 4.0)
     try:
         stack.up()
         (broker_pid,) = all_pids(stack)

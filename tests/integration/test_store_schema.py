@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import StatementError
 
-from dataspace.store.db import MIGRATIONS_DIR, Database, migrate
+from dataspace.store.db import (
+    HEAD_REVISION,
+    MIGRATIONS_DIR,
+    Database,
+    alembic_config,
+    migrate,
+    schema_revisions,
+)
 from dataspace.store.models import Base, LedgerHeadRow, ParticipantRow
 from tests.integration.store_rows import insert, participant
 
@@ -80,3 +90,48 @@ def test_a_naive_time_is_refused(db: Database) -> None:
 
     with db.transaction() as session:
         assert session.get(ParticipantRow, "acme") is None
+
+
+def test_an_up_to_date_database_is_not_migrated_again(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    migrate(database_url)
+    upgrades = _spy_on_alembic_upgrades(monkeypatch)
+
+    migrate(database_url)
+
+    assert upgrades == []
+    with Database(database_url) as db:
+        assert schema_revisions(db) == (HEAD_REVISION,)
+
+
+def test_a_new_and_an_old_database_are_migrated_to_head(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upgrades = _spy_on_alembic_upgrades(monkeypatch)
+    migrate(database_url)  # new: no alembic_version table yet
+    with Database(database_url) as db, db.engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0004")
+    with Database(database_url) as db:
+        assert schema_revisions(db) == ("0004",)
+
+    migrate(database_url)
+
+    assert upgrades == ["head", "head"]
+    with Database(database_url) as db:
+        assert schema_revisions(db) == (HEAD_REVISION,)
+        columns = {c["name"] for c in inspect(db.engine).get_columns("products")}
+    assert "quality_checked_at" in columns  # added by 0005, dropped by the downgrade
+
+
+def _spy_on_alembic_upgrades(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The target of every Alembic upgrade from now on (each still runs)."""
+    targets: list[str] = []
+    upgrade = command.upgrade
+
+    def spy(config: Config, revision: str, **options: Any) -> None:
+        targets.append(revision)
+        upgrade(config, revision, **options)
+
+    monkeypatch.setattr(command, "upgrade", spy)
+    return targets

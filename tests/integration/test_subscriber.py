@@ -14,21 +14,21 @@ import pyarrow.parquet as pq
 import pytest
 from confluent_kafka import Consumer
 
-from consumers.control_plane import LocalControlPlane
-from consumers.subscriber import SubscribeOptions, SubscribeSummary, group_for, subscribe
-from dataspace.adapters.kafka_publisher import KafkaPublisher
+from dataspace.adapters.kafka_producer import EventProducer, KafkaSender
 from dataspace.adapters.s3 import presigner
+from dataspace.agent.control_plane import LocalControlPlane
+from dataspace.agent.subscriber import SubscribeOptions, SubscribeSummary, group_for, subscribe
 from dataspace.config import Settings
 from dataspace.controlplane import agreements, ledger, participants
 from dataspace.events.deadletter import HEADER_REASON, dead_letter_topic
 from dataspace.events.envelope import HEADER_FINGERPRINT, decode
-from dataspace.events.publisher import EventProducer, OutgoingRecord
+from dataspace.events.records import OutgoingRecord
 from dataspace.events.registry import event_id_for
+from dataspace.events.relay import relay_once
 from dataspace.identity.keys import SigningKey
 from dataspace.store.models import DeliveryRow
-from producers.relay import relay_once
-from tests.delivery_setup import PRODUCT, Provider, release_store
 from tests.fixtures.controlplane import Space
+from tests.worlds.delivery_setup import PRODUCT, Provider, release_store
 
 pytestmark = pytest.mark.integration
 
@@ -122,7 +122,7 @@ def test_a_delivery_lands_verified_is_receipted_and_its_offset_committed(
     assert delivered.delivery_id in entry.subject_ids
     assert ledger.verify(market.db).ok
 
-    relay_once(market.db, KafkaPublisher(stack_settings))
+    relay_once(market.db, KafkaSender(stack_settings))
     (message,) = read_topic(stack_settings, "dataspace.deliveries.received.v1", 1, subscriber)
     public = {p.participant_id: p.public_key for p in participants.list_participants(market.db)}
     event = decode(message.value(), message.headers(), public.__getitem__)  # type: ignore[attr-defined]

@@ -40,7 +40,7 @@ def run_cli(
         patched.setattr(sys, "argv", ["dataspace", *args])
         capfd.readouterr()
         caplog.clear()
-        for name in ("dataspace", "producers", "consumers", "infra"):
+        for name in ("dataspace",):
             caplog.set_level(logging.DEBUG, logger=name)
         try:
             main()

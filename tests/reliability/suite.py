@@ -12,6 +12,7 @@ SECURITY = "security"
 HOSTILE = "hostile input"
 
 _I = "tests/integration/"
+_E = "tests/e2e/"
 _U = "tests/unit/"
 
 REGISTERED: dict[str, tuple[str, str]] = {
@@ -137,7 +138,7 @@ REGISTERED: dict[str, tuple[str, str]] = {
         SECURITY,
         "ledger tampering detected: edit, delete, reorder, re-sign",
     ),
-    f"{_I}test_cli_controlplane.py::test_a_tampered_ledger_row_fails_verify_naming_the_entry": (
+    f"{_E}test_cli_controlplane.py::test_a_tampered_ledger_row_fails_verify_naming_the_entry": (
         SECURITY,
         "ledger tampering detected: edit, delete, reorder, re-sign",
     ),

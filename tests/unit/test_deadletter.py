@@ -15,7 +15,7 @@ from dataspace.events.deadletter import (
     dead_letter_topic,
 )
 from dataspace.events.envelope import RejectReason
-from dataspace.events.publisher import KafkaHeaders, OutgoingRecord
+from dataspace.events.records import KafkaHeaders, OutgoingRecord
 
 
 @dataclass

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataspace import demo_data
-from dataspace.config import PROJECT_ROOT
 from dataspace.dataplane.schema_check import arrow_schema, load_avro_schema
+from dataspace.resources import data_root
 
-PRODUCTS = PROJECT_ROOT / "schemas" / "products"
+PRODUCTS = data_root() / "schemas" / "products"
 
 
 def test_the_same_week_gives_the_same_rows_and_another_week_others() -> None:

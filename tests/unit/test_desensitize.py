@@ -12,7 +12,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dataspace.config import PROJECT_ROOT
 from dataspace.dataplane.schema_check import arrow_schema, load_avro_schema
 from dataspace.desensitize.kanon import count_groups, plan_suppression
 from dataspace.desensitize.pipeline import KAnonymityViolation, desensitize_file
@@ -26,10 +25,11 @@ from dataspace.desensitize.transform import (
 from dataspace.errors import ConfigError, InvalidInput
 from dataspace.identity.uscc import validate_uscc
 from dataspace.publicdata import dataset
+from dataspace.resources import data_root
 
-RULES_PATH = PROJECT_ROOT / "schemas" / "desensitization" / "public_energy_emissions.json"
+RULES_PATH = data_root() / "schemas" / "desensitization" / "public_energy_emissions.json"
 SCHEMA = arrow_schema(
-    load_avro_schema(PROJECT_ROOT / "schemas/products/public_energy_emissions.avsc")
+    load_avro_schema(data_root() / "schemas/products/public_energy_emissions.avsc")
 )
 KEY = bytes(range(32))
 

@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from dataspace.dataplane.download import ChecksumMismatch, Readable, land
-from dataspace.dataplane.objects import StoredObject
-from tests.dataplane_data import orders
+from dataspace.dataplane.layout import StoredObject
+from tests.worlds.dataplane_data import orders
 
 
 def parquet_bytes(rows: int) -> bytes:

@@ -9,7 +9,7 @@ from typing import Any
 
 from dataspace.events.envelope import encode
 from dataspace.identity.keys import SigningKey
-from dataspace.incidents.watch import accept_quarantine
+from dataspace.operations.incident_watch import accept_quarantine
 
 PROVIDER = SigningKey.generate()
 STRANGER = SigningKey.generate()

@@ -10,8 +10,9 @@ import pytest
 
 from dataspace.errors import InvalidInput
 from dataspace.operations import html
-from dataspace.operations.data_spaces import DEFAULT_PATH, load_data_spaces
+from dataspace.operations.data_spaces import load_data_spaces
 from dataspace.operations.freshness import freshness
+from dataspace.resources import data_spaces_file
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 SPACE = """
@@ -34,7 +35,7 @@ def spaces_file(tmp_path: Path, *entries: tuple[str, str]) -> Path:
 
 
 def test_the_repository_configuration_is_valid_and_counts_by_year() -> None:
-    spaces = load_data_spaces(DEFAULT_PATH)
+    spaces = load_data_spaces(data_spaces_file())
 
     assert spaces.targets == {"benchmark": 10, "provincial_sample": 20, "regional": 30}
     assert sum(spaces.counts(2028).values()) == len(spaces.spaces)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
 
 from dataspace.errors import ServiceError
-from infra.process import PidFile, is_alive, spawn, stop_group, wait_until
+from dataspace.stack.process import PidFile, is_alive, spawn, stop_group, wait_until
 
 
 def sh(script: str, tmp_path: Path) -> int:
@@ -21,8 +20,11 @@ def sh(script: str, tmp_path: Path) -> int:
 def test_stop_group_also_stops_forked_children(tmp_path: Path) -> None:
     leader = sh("sleep 60 & echo $! > child.pid; wait", tmp_path)
     child_file = tmp_path / "child.pid"
-    wait_until(child_file.exists, pid=leader, timeout=5, what="t", log_path=tmp_path / "p.log")
-    time.sleep(0.05)  # the shell writes the file before the redirection is closed
+
+    def child_written() -> bool:  # the redirection creates the file before echo writes it
+        return child_file.exists() and child_file.read_text().endswith("\n")
+
+    wait_until(child_written, pid=leader, timeout=30, what="t", log_path=tmp_path / "p.log")
     child = int(child_file.read_text())
     assert is_alive(child)
 

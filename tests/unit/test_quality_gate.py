@@ -10,7 +10,7 @@ import pytest
 
 from dataspace.errors import InvalidInput
 from dataspace.quality.gate import validate
-from tests.dataplane_data import SUITE_PATH, VECTORS, orders
+from tests.worlds.dataplane_data import SUITE_PATH, VECTORS, orders
 
 
 def test_good_orders_pass_with_statistics_and_a_json_report() -> None:

@@ -10,7 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from dataspace.dataplane import views as views_module
-from dataspace.dataplane.objects import ObjectStore, StoredObject, views_prefix
+from dataspace.dataplane.layout import StoredObject, views_prefix
+from dataspace.dataplane.objects import ObjectStore
 from dataspace.dataplane.release import write_release
 from dataspace.dataplane.slicing import (
     filter_each,
@@ -23,7 +24,7 @@ from dataspace.dataplane.views import ViewRequest, derive_views
 from dataspace.errors import Conflict, InvalidInput, ServiceError
 from dataspace.policy.model import Mask, ViewSpec
 from dataspace.policy.vocabulary import MaskMethod
-from tests.dataplane_data import local_store, orders
+from tests.worlds.dataplane_data import local_store, orders
 
 PRODUCT = "purchase-orders"
 SALT = b"salt-of-agreement"

@@ -17,7 +17,7 @@ from dataspace.dataplane.schema_check import (
     read_input,
 )
 from dataspace.errors import InvalidInput
-from tests.dataplane_data import SCHEMA_PATH, avro, orders
+from tests.worlds.dataplane_data import SCHEMA_PATH, avro, orders
 
 
 def record(*fields: dict[str, object]) -> dict[str, object]:

@@ -6,18 +6,17 @@ import hashlib
 import io
 import threading
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
 import pyarrow.parquet as pq
 import pytest
 
-import consumers.subscriber as subscriber_module
-from consumers.landed import LandedLog
-from consumers.offsets import InOrderOffsets
-from consumers.worker import (
+import dataspace.agent.subscriber as subscriber_module
+from dataspace.agent.landed import LandedLog
+from dataspace.agent.offsets import InOrderOffsets
+from dataspace.agent.worker import (
     Deferred,
     DeliveryWorker,
     Duplicate,
@@ -29,10 +28,12 @@ from consumers.worker import (
     Retry,
     WorkerContext,
 )
-from dataspace.controlplane.views import DeliveryView, Grant
-from dataspace.errors import Conflict, ServiceError
-from dataspace.events.publisher import OutgoingRecord
-from tests.dataplane_data import orders
+from dataspace.controlplane.read_models import Grant
+from dataspace.dataplane.layout import StoredObject
+from dataspace.errors import ServiceError
+from dataspace.events.records import OutgoingRecord
+from tests.fakes.control_plane import MemoryControlPlane
+from tests.worlds.dataplane_data import orders
 
 
 def test_offsets_are_committed_only_up_to_the_first_unfinished_message() -> None:
@@ -71,43 +72,37 @@ def test_the_landed_log_survives_a_restart(tmp_path: Path) -> None:
         assert reopened.ids() == {"dlv-a-1"}
 
 
-@dataclass
-class FakeControlPlane:
-    """Serves one local file as the granted object; fails the first ``outages`` grants."""
+class FakeControlPlane(MemoryControlPlane):
+    """One delivery, served from a local file; fails the first ``outages`` grants as
+    unreachable; with ``refuse``, its agreement has been revoked."""
 
-    source: Path
-    outages: int = 0
-    refuse: bool = False
-    subscriber: str = "supplier-01"
-    receipts: list[str] = field(default_factory=list)
-    grants: int = 0
-
-    def public_key_of(self, participant: str) -> str:
-        raise AssertionError("not used")
+    def __init__(self, source: Path, outages: int = 0, *, refuse: bool = False) -> None:
+        super().__init__("supplier-01")
+        self.outages, self.grants = outages, 0
+        data = source.read_bytes()
+        stored = StoredObject(
+            "purchase-orders/1/part-0.parquet",
+            hashlib.sha256(data).hexdigest(),
+            pq.ParquetFile(source).metadata.num_rows,
+            len(data),
+        )
+        self.announce(
+            "dlv-agr-x-1",
+            stored,
+            source.as_uri(),
+            agreement_id="agr-x",
+            product_id="purchase-orders",
+            version=1,
+            provider="xcmg",
+        )
+        if refuse:
+            self.end("agr-x", "revoked")
 
     def grant(self, delivery_id: str) -> Grant:
         self.grants += 1
         if self.grants <= self.outages:
             raise ServiceError("the control plane is unreachable")
-        if self.refuse:
-            raise Conflict("The agreement 'agr-x' has ended (revoked).")
-        data = self.source.read_bytes()
-        return Grant(
-            delivery_id,
-            self.source.as_uri(),
-            datetime.now(UTC) + timedelta(minutes=5),
-            "purchase-orders",
-            1,
-            hashlib.sha256(data).hexdigest(),
-            pq.ParquetFile(self.source).metadata.num_rows,
-            len(data),
-        )
-
-    def receipt(self, delivery_id: str, sha256: str, rows: int, landed_at: datetime) -> None:
-        self.receipts.append(delivery_id)
-
-    def due(self) -> list[DeliveryView]:
-        return []
+        return super().grant(delivery_id)
 
 
 class NoDeadLetters:

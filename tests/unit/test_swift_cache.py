@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.swift_cache import RELATIVE_EXPIRY_LIMIT, CacheMiddleware, ProcessCache
+from dataspace.stack.swift_cache import RELATIVE_EXPIRY_LIMIT, CacheMiddleware, ProcessCache
 
 
 class Clock:

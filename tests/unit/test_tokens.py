@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dataspace.api.tokens import AUDIENCE, check, mint
 from dataspace.errors import InvalidInput, Unauthorized
 from dataspace.identity.keys import SigningKey, b64url_decode, b64url_encode, load_public_key
+from dataspace.identity.tokens import AUDIENCE, check, mint
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 ALICE, MALLORY = SigningKey.generate(), SigningKey.generate()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,17 +22,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import select
 
-from consumers.control_plane import LocalControlPlane
-from consumers.subscriber import SubscribeOptions, SubscribeSummary, subscribe
 from dataspace import demo_data
 from dataspace.adapters.s3 import presigner
+from dataspace.agent.control_plane import LocalControlPlane
+from dataspace.agent.subscriber import SubscribeOptions, SubscribeSummary, subscribe
 from dataspace.config import Settings
-from dataspace.controlplane import negotiations
 from dataspace.dataplane.download import PARTIAL_SUFFIX
+from dataspace.node import Node
+from dataspace.publishing.publish import Progress, PublishSummary, publish
 from dataspace.store.models import DeliveryRow, LedgerEntryRow
-from producers.publish import Progress, PublishSummary, publish
-from tests.fixtures.controlplane import CHAIN, PURPOSE, Space
-from tests.publish_world import MASKED_PRICE, OWN_ROWS, PROJECTED
+from tests.fixtures.controlplane import CHAIN, Space
+from tests.worlds.publish_world import MASKED_PRICE, OWN_ROWS, PROJECTED
 
 LEADER = "xcmg"
 # A member joins its group after about half its session timeout on the embedded broker.
@@ -66,12 +67,9 @@ class Chain:
         """Admit supplier ``number`` and conclude an agreement on ``offer`` with it."""
         supplier = self.supplier(number)
         self.space.member(supplier, chains=(CHAIN,))
-        agreement_id = negotiations.request(
-            self.db, self.space.keys, consumer=supplier, product_id=self.product,
-            purpose=PURPOSE, offer_id=f"{self.product}-offer-{OFFER[offer]}",
-            valid_until=valid_until,
-        ).agreement_id  # fmt: skip
-        negotiations.accept(self.db, self.space.keys, actor=LEADER, negotiation_id=agreement_id)
+        agreement_id = self.space.agree(
+            supplier, self.product, provider=LEADER, offer=OFFER[offer], valid_until=valid_until
+        )
         self.agreements[supplier] = agreement_id
         return agreement_id
 
@@ -88,10 +86,10 @@ class Chain:
         self, table: pa.Table, name: str, *, progress: Progress | None = None
     ) -> PublishSummary:
         source = demo_data.write_parquet(table, self.tmp / "inputs" / f"{name}.parquet")
-        return publish(
-            self.settings, self.db, self.space.keys,
-            product_id=self.product, provider=LEADER, source=source, progress=progress,
-        )  # fmt: skip
+        with closing(Node(self.settings, self.db, self.space.keys)) as node:
+            return publish(
+                node, product_id=self.product, provider=LEADER, source=source, progress=progress
+            )
 
     # -- the subscribers ------------------------------------------------------------------
 

@@ -22,22 +22,23 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dataspace.adapters.kafka_producer import EventProducer
 from dataspace.adapters.s3 import arrow_filesystem, ensure_bucket, minio_client
 from dataspace.config import Settings
-from dataspace.controlplane import agreements, negotiations, participants, releases
+from dataspace.controlplane import agreements, participants, releases
 from dataspace.controlplane.evidence import Change, record
 from dataspace.controlplane.participants import party_signing_key
-from dataspace.dataplane.objects import ObjectStore, StoredObject
+from dataspace.dataplane.layout import StoredObject
+from dataspace.dataplane.objects import ObjectStore
 from dataspace.dataplane.release import write_release
 from dataspace.events.envelope import EncodedEvent, encode
-from dataspace.events.publisher import EventProducer
 from dataspace.events.registry import event_id_for
 from dataspace.identity.keys import SigningKey
 from dataspace.store import repository
 from dataspace.store.models import DeliveryRow, ReleaseRow
 from dataspace.store.types import utcnow
-from tests.dataplane_data import orders
-from tests.fixtures.controlplane import PURPOSE, Space
+from tests.fixtures.controlplane import Space
+from tests.worlds.dataplane_data import orders
 
 PRODUCT = "purchase-orders"
 PROVIDER = "xcmg"
@@ -70,18 +71,7 @@ class Provider:
         known = {p.participant_id for p in participants.list_participants(self.space.db)}
         if subscriber not in known:
             self.space.member(subscriber)
-        requested = negotiations.request(
-            self.space.db,
-            self.space.keys,
-            consumer=subscriber,
-            product_id=PRODUCT,
-            purpose=PURPOSE,
-            **terms,
-        )
-        negotiations.accept(
-            self.space.db, self.space.keys, actor=PROVIDER, negotiation_id=requested.agreement_id
-        )
-        return requested.agreement_id
+        return self.space.agree(subscriber, PRODUCT, provider=PROVIDER, **terms)
 
     def publish(
         self, agreement_id: str, version: int, *, rows: int = 500, send: bool = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,10 @@ from sqlalchemy import select
 from dataspace import demo_data
 from dataspace.dataplane.objects import ObjectStore
 from dataspace.events.envelope import DecodedEvent, decode
+from dataspace.node import Node
+from dataspace.publishing.publish import PublishSummary, publish
 from dataspace.store.models import OutboxRow
-from producers.publish import PublishSummary, publish
-from tests.publish_world import LEADER, World
+from tests.worlds.publish_world import LEADER, World
 
 ORDERS = demo_data.purchase_orders(0)
 
@@ -25,10 +27,8 @@ def publish_orders(
 ) -> PublishSummary:
     source = tmp_path / f"orders-{world.product}-{table.num_rows}.parquet"
     pq.write_table(table, source)
-    return publish(
-        world.settings, world.db, world.space.keys, product_id=world.product, provider=LEADER,
-        source=source, now=now,
-    )  # fmt: skip
+    with closing(Node(world.settings, world.db, world.space.keys)) as node:
+        return publish(node, product_id=world.product, provider=LEADER, source=source, now=now)
 
 
 def overwrite(store: ObjectStore, key: str, table: pa.Table) -> None:

@@ -17,10 +17,10 @@ from confluent_kafka import Consumer
 from sqlalchemy import func, select
 
 from dataspace.config import Settings
-from dataspace.controlplane import negotiations, participants
-from dataspace.controlplane.keystore import KeyStore
+from dataspace.controlplane import participants
 from dataspace.dataplane.objects import ObjectStore
 from dataspace.events.envelope import DecodedEvent, EventRejected, decode
+from dataspace.identity.keystore import KeyStore
 from dataspace.store.db import Database, migrate
 from dataspace.store.models import DeliveryRow, OutboxRow, ReleaseRow
 from tests.fixtures.controlplane import CHAIN, PURPOSE, Space
@@ -55,11 +55,9 @@ class World:
         return self.space.db
 
     def agree(self, supplier: str, offer_number: int, **terms: Any) -> str:
-        agreement_id = negotiations.request(
-            self.db, self.space.keys, consumer=supplier, product_id=self.product,
-            purpose=PURPOSE, offer_id=f"{self.product}-offer-{offer_number}", **terms,
-        ).agreement_id  # fmt: skip
-        negotiations.accept(self.db, self.space.keys, actor=LEADER, negotiation_id=agreement_id)
+        agreement_id = self.space.agree(
+            supplier, self.product, provider=LEADER, offer=offer_number, **terms
+        )
         self.agreements[supplier] = agreement_id
         return agreement_id
 
@@ -152,5 +150,5 @@ def operator_node(state: Path) -> Iterator[Space]:
     migrate(url)
     with Database(url) as db:
         space = Space(db, KeyStore(state / "keys"))
-        participants.init_operator(db, space.keys, name="Hub", uscc=space.uscc(), region="CN-JS")
+        space.operator("Hub")
         yield space

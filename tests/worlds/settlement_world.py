@@ -7,6 +7,7 @@ again on 9 November. Receipts are recorded as each scenario needs them.
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,16 +16,14 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 
 from dataspace import demo_data
-from dataspace.catalog.model import ProductDescription
 from dataspace.config import Settings
-from dataspace.controlplane import catalog, deliveries, negotiations, participants
-from dataspace.identity.membership import Registration, Role
+from dataspace.controlplane import deliveries, negotiations
+from dataspace.node import Node
 from dataspace.operations.metering import Month
-from dataspace.policy.model import parse_policy
+from dataspace.publishing.publish import publish
 from dataspace.store.models import DeliveryRow
-from producers.publish import publish
-from tests.fixtures.controlplane import ARTIFACTS, CHAIN, PURPOSE, Space
-from tests.publish_world import LEADER, OWN_ROWS, SUPPLIERS
+from tests.fixtures.controlplane import PURPOSE, Space
+from tests.worlds.publish_world import LEADER, OWN_ROWS, SUPPLIERS
 
 T0 = datetime(2026, 10, 5, 9, tzinfo=UTC)
 OCTOBER = Month(2026, 10)
@@ -53,10 +52,11 @@ class Trade:
     def publish(self, version: int, tmp_path: Path) -> None:
         source = tmp_path / f"orders-v{version}.parquet"
         pq.write_table(demo_data.purchase_orders(version), source)
-        publish(
-            self.settings, self.space.db, self.space.keys, product_id=self.product,
-            provider=LEADER, source=source, now=PUBLISHED[version],
-        )  # fmt: skip
+        with closing(Node(self.settings, self.space.db, self.space.keys)) as node:
+            publish(
+                node, product_id=self.product, provider=LEADER, source=source,
+                now=PUBLISHED[version],
+            )  # fmt: skip
 
     def delivery(self, supplier: str, version: int) -> DeliveryRow:
         with self.space.db.transaction() as session:
@@ -82,21 +82,10 @@ class Trade:
 
 
 def october_trade(space: Space, settings: Settings, unique: str) -> Trade:
-    for pid, role in ((LEADER, Role.CHAIN_LEADER), *((s, Role.SUPPLIER) for s in SUPPLIERS)):
-        registration = Registration(
-            pid, f"{pid} Co., Ltd.", space.uscc(), frozenset({role}), "CN-JS", frozenset({CHAIN})
-        )
-        participants.register(space.db, space.keys, registration, now=T0)
-        participants.admit(space.db, space.keys, pid, now=T0)
+    for pid, role in ((LEADER, "chain_leader"), *((s, "supplier") for s in SUPPLIERS)):
+        space.member(pid, role, now=T0)
     product = f"po-{unique}"
-    description = ProductDescription(
-        product_id=product, title_zh="采购订单", title_en="Purchase orders",
-        description_zh="周度采购订单", description_en="Weekly purchase orders", owner=LEADER,
-        schema_name="purchase_orders", suite_name="purchase_orders",
-        grade="general", chain_tags=(CHAIN,), cadence="weekly",  # type: ignore[arg-type]
-        offers=(parse_policy(OWN_ROWS),),
-    )  # fmt: skip
-    catalog.create_product(space.db, space.keys, description, artifacts=ARTIFACTS, now=T0)
+    space.product(product, owner=LEADER, offers=(OWN_ROWS,), now=T0)
     agreed = {}
     for supplier in SUPPLIERS:
         view = negotiations.request(
