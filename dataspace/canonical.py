@@ -1,4 +1,4 @@
-"""RFC 8785 JSON Canonicalization Scheme (JCS) and the SHA-256 helper used with it.
+"""RFC 8785 JSON Canonicalization Scheme (JCS) and the SHA-256 helpers used with it.
 
 Guarantees of :func:`canonical_json`:
 
@@ -18,6 +18,7 @@ import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from dataspace.errors import InvalidInput
 
@@ -53,6 +54,15 @@ def canonical_json(value: object) -> bytes:
 def sha256_hex(data: bytes) -> str:
     """Return the lowercase hexadecimal SHA-256 digest of ``data`` (64 characters)."""
     return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: Path, chunk_bytes: int = 1024 * 1024) -> str:
+    """The SHA-256 of a local file, read in chunks (memory does not grow with its size)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        while chunk := source.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _emit(value: object, parts: list[str]) -> None:

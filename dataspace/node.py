@@ -20,6 +20,7 @@ a command that needs only the database starts quickly.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -52,8 +53,8 @@ class Flushed:
 
 @dataclass
 class Node(Closing):
-    """One process's node. Not thread-safe to open parts from several threads at once; the
-    parts themselves (database, stores, publisher) are safe to share once made."""
+    """One process's node. Its parts are made once, also when several threads (the API's
+    request handlers) ask for them at the same time, and are safe to share once made."""
 
     settings: Settings
     db: Database
@@ -63,6 +64,7 @@ class Node(Closing):
     _suites: dict[str, Suite] = field(default_factory=dict, repr=False)
     _stores: dict[str, ObjectStore] = field(default_factory=dict, repr=False)
     _sender: KafkaSender | None = field(default=None, repr=False)
+    _making: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def artifacts(self) -> Artifacts:
@@ -70,19 +72,21 @@ class Node(Closing):
 
     def product_schema(self, name: str) -> dict[str, Any]:
         """The product's Avro schema ``schemas/products/<name>.avsc``, parsed once."""
-        if name not in self._schemas:
-            from dataspace.dataplane.schema_check import load_avro_schema  # noqa: PLC0415
+        with self._making:
+            if name not in self._schemas:
+                from dataspace.dataplane.schema_check import load_avro_schema  # noqa: PLC0415
 
-            self._schemas[name] = load_avro_schema(self.artifacts.schema_path(name))
-        return self._schemas[name]
+                self._schemas[name] = load_avro_schema(self.artifacts.schema_path(name))
+            return self._schemas[name]
 
     def suite(self, name: str) -> Suite:
         """The expectation suite ``expectations/<name>.json``, parsed once."""
-        if name not in self._suites:
-            from dataspace.quality.gate import load_suite  # noqa: PLC0415
+        with self._making:
+            if name not in self._suites:
+                from dataspace.quality.gate import load_suite  # noqa: PLC0415
 
-            self._suites[name] = load_suite(self.artifacts.suite_path(name))
-        return self._suites[name]
+                self._suites[name] = load_suite(self.artifacts.suite_path(name))
+            return self._suites[name]
 
     def release_store(self) -> ObjectStore:
         """The node's release bucket: releases, views and quality reports (made on first use)."""
@@ -93,21 +97,25 @@ class Node(Closing):
         return self._store(self.settings.reports_bucket)
 
     def _store(self, bucket: str) -> ObjectStore:
-        if bucket not in self._stores:
-            from dataspace.operations.stores import object_store  # noqa: PLC0415
+        with self._making:
+            if bucket not in self._stores:
+                from dataspace.operations.stores import object_store  # noqa: PLC0415
 
-            self._stores[bucket] = object_store(self.settings, bucket)
-        return self._stores[bucket]
+                self._stores[bucket] = object_store(self.settings, bucket)
+            return self._stores[bucket]
 
     def sender(self) -> KafkaSender:
         """The process's Kafka sender, opened on first use (an idempotent producer costs
         about half a second against the embedded broker, so it is made once)."""
-        if self._sender is None:
-            from dataspace.adapters.kafka_producer import KafkaSender  # noqa: PLC0415
+        with self._making:
+            if self._sender is None:
+                from dataspace.adapters.kafka_producer import KafkaSender  # noqa: PLC0415
 
-            # librdkafka logs every refused connection; a flush says it once instead.
-            self._sender = KafkaSender(self.settings, timeout=FLUSH_TIMEOUT_SECONDS, log_level="2")
-        return self._sender
+                # librdkafka logs every refused connection; a flush says it once instead.
+                self._sender = KafkaSender(
+                    self.settings, timeout=FLUSH_TIMEOUT_SECONDS, log_level="2"
+                )
+            return self._sender
 
     def flush_outbox(self) -> Flushed:
         """Relay the outbox until a claim comes back empty or the broker fails.

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dataspace import faults
+from dataspace.canonical import file_sha256
 from dataspace.dataplane.layout import PART, StoredObject
 from dataspace.errors import InvalidInput, ServiceError
 from dataspace.ids import product_id
@@ -56,7 +57,7 @@ def landing_path(landing: Path, product: str, version: int) -> Path:
 def land(opener: Opener, expected: StoredObject, landing: Path, product: str, version: int) -> Path:
     """Download through ``opener`` and land the verified file; returns its final path."""
     final = landing_path(landing, product, version)
-    if final.exists() and _file_sha256(final) == expected.sha256:
+    if final.exists() and file_sha256(final) == expected.sha256:
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     partial = final.with_name(final.name + PARTIAL_SUFFIX)
@@ -125,14 +126,6 @@ def _verify(partial: Path, expected: StoredObject, sha256: str, size: int) -> No
             f"The download of {expected.key} has {rows} rows, expected {expected.rows}; "
             "nothing was landed."
         )
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as source:
-        while chunk := source.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -27,6 +27,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from dataspace.canonical import file_sha256
 from dataspace.config import Settings
 from dataspace.controlplane import agreements, applications
 from dataspace.controlplane.catalog import show_product
@@ -39,7 +40,6 @@ from dataspace.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
-HASH_CHUNK_BYTES = 1024 * 1024
 
 
 def staging_dir(settings: Settings, application: str, run: str) -> Path:
@@ -173,11 +173,3 @@ def _evidence(
 
 def _product(here: Node, product: str) -> ProductView:
     return show_product(here.db, product)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as source:
-        while chunk := source.read(HASH_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -34,7 +34,6 @@ together).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -47,6 +46,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dataspace.canonical import file_sha256
 from dataspace.controlplane import releases, reservations
 from dataspace.controlplane.releases import Delivery, QualityFacts, Recipient, ReleasePlan
 from dataspace.dataplane.handoff import Handoff
@@ -65,7 +65,6 @@ from dataspace.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
-HASH_CHUNK_BYTES = 1024 * 1024
 # The progress stage of the one pass that checks the input and writes the release and views.
 UPLOAD_STAGE = "gate + upload"
 
@@ -221,7 +220,7 @@ def quarantine(  # noqa: PLR0917 (a step of the story; arguments in the order th
     document = json.dumps(report.report_json, indent=2, sort_keys=True, default=str).encode()
     stored_report = store.put(report_key(plan.product_id, plan.version), document)
     rows = int(report.statistics["rows"])
-    rejected = StoredObject("", _file_sha256(given.path), rows, given.path.stat().st_size)
+    rejected = StoredObject("", file_sha256(given.path), rows, given.path.stat().st_size)
     failed = tuple(
         f"{item.type}({item.column})" if item.column else item.type
         for item in report.failed_expectations
@@ -335,11 +334,3 @@ def _known_rows(path: Path) -> int | None:
         return int(pq.ParquetFile(path).metadata.num_rows)
     except (OSError, pa.ArrowInvalid):
         return None
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as source:
-        while chunk := source.read(HASH_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
