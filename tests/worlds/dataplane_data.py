@@ -14,7 +14,7 @@ import pyarrow.fs as pafs
 from dataspace.dataplane.objects import ObjectStore
 from dataspace.dataplane.schema_check import arrow_schema
 
-VECTORS = Path(__file__).parent / "vectors"
+VECTORS = Path(__file__).parent.parent / "vectors"
 SCHEMA_PATH = VECTORS / "schemas" / "purchase_order.avsc"
 SUITE_PATH = VECTORS / "quality" / "purchase_orders.json"
 
