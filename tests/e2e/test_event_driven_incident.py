@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from dataspace import demo_data
 from dataspace.config import Settings
 from dataspace.controlplane import incidents, ledger
 from dataspace.events.registry import ROUTES
+from dataspace.node import Node
 from dataspace.operations.incident_response import respond
 from dataspace.orchestration import airflow_environment
 from dataspace.publishing.publish import publish
@@ -73,10 +75,11 @@ def test_a_quarantined_release_opens_an_incident_through_the_kafka_trigger(
     world = make_world(airflow_node.space, airflow_node.settings, unique)
     world.agree("supplier-01", 3)
     spoiled = demo_data.spoiled(demo_data.purchase_orders(0), "quantity")
-    summary = publish(
-        world.settings, world.db, airflow_node.keys, product_id=world.product,
-        provider=LEADER, source=write_input(spoiled, tmp_path / "orders.parquet"),
-    )  # fmt: skip
+    with closing(Node(world.settings, world.db, airflow_node.keys)) as node:
+        summary = publish(
+            node, product_id=world.product, provider=LEADER,
+            source=write_input(spoiled, tmp_path / "orders.parquet"),
+        )  # fmt: skip
     assert (summary.status, summary.events_pending) == ("quarantined", 0)
     assert incidents.list_incidents(world.db) == []
 
