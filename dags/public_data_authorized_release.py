@@ -9,6 +9,8 @@ and in the ledger (``public_release.stopped``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,17 +20,20 @@ from airflow.sdk import Param, dag, get_current_context, task
 DEFAULT_ARGS = {"owner": "public-data-authority", "retries": 2, "retry_delay": timedelta(minutes=1)}
 
 
-def _settings() -> Any:
-    from dataspace.config import load_settings  # noqa: PLC0415 (read when the task runs)
+@contextmanager
+def _node() -> Iterator[Any]:
+    """This task's node (settings, control plane, key store), closed when the step is done."""
+    from dataspace.node import open_node  # noqa: PLC0415 (imported when the task runs)
 
-    return load_settings()
+    with open_node() as node:
+        yield node
 
 
-def _staging(plan: dict[str, Any]) -> Path:
+def _staging(node: Any, plan: dict[str, Any]) -> Path:
     from dataspace.publicdata.release import staging_dir  # noqa: PLC0415
 
     run_id = str(get_current_context()["run_id"])
-    return staging_dir(_settings(), plan["application"], run_id)
+    return staging_dir(node, plan["application"], run_id)
 
 
 @dag(
@@ -51,9 +56,9 @@ def public_data_authorized_release() -> None:
         from dataspace.orchestration import final_refusals  # noqa: PLC0415
         from dataspace.publicdata import release as public_release  # noqa: PLC0415
 
-        with final_refusals():
-            application = str(get_current_context()["params"]["application"])
-            return public_release.authorize(_settings(), application)
+        application = str(get_current_context()["params"]["application"])
+        with final_refusals(), _node() as node:
+            return public_release.authorize(node, application)
 
     @task
     def ingest(plan: dict[str, Any]) -> str:
@@ -61,26 +66,26 @@ def public_data_authorized_release() -> None:
         from dataspace.publicdata import release as public_release  # noqa: PLC0415
 
         enterprises = get_current_context()["params"]["enterprises"]
-        with final_refusals():
-            target = _staging(plan) / "source.parquet"
-            return public_release.ingest(_settings(), plan, target, enterprises)
+        with final_refusals(), _node() as node:
+            target = _staging(node, plan) / "source.parquet"
+            return public_release.ingest(node, plan, target, enterprises)
 
     @task
     def desensitize(plan: dict[str, Any], source: str) -> str:
         from dataspace.orchestration import final_refusals  # noqa: PLC0415
         from dataspace.publicdata import release as public_release  # noqa: PLC0415
 
-        with final_refusals():
-            target = _staging(plan) / "desensitized.parquet"
-            return public_release.desensitize(_settings(), plan, Path(source), target)
+        with final_refusals(), _node() as node:
+            target = _staging(node, plan) / "desensitized.parquet"
+            return public_release.desensitize(node, plan, Path(source), target)
 
     @task
     def check_licences(plan: dict[str, Any]) -> list[str]:
         from dataspace.orchestration import final_refusals  # noqa: PLC0415
         from dataspace.publicdata import release as public_release  # noqa: PLC0415
 
-        with final_refusals():
-            return public_release.check_licences(_settings(), plan)
+        with final_refusals(), _node() as node:
+            return public_release.check_licences(node, plan)
 
     @task
     def validate_and_release(
@@ -89,8 +94,8 @@ def public_data_authorized_release() -> None:
         from dataspace.orchestration import final_refusals  # noqa: PLC0415
         from dataspace.publicdata import release as public_release  # noqa: PLC0415
 
-        with final_refusals():
-            return public_release.release(_settings(), plan, Path(desensitized))
+        with final_refusals(), _node() as node:
+            return public_release.release(node, plan, Path(desensitized))
 
     # TaskFlow passes XComArgs where the task functions take their values; Airflow's
     # annotations do not say so, hence the ignores on the wiring lines only.

@@ -55,12 +55,12 @@ quarantined_releases = Asset(
 def quality_incident_on_quarantine() -> None:
     @task
     def open_incidents() -> list[dict[str, Any]]:
-        from dataspace.config import load_settings  # noqa: PLC0415
+        from dataspace.node import open_node  # noqa: PLC0415 (imported when the task runs)
         from dataspace.operations.incident_response import respond  # noqa: PLC0415
 
         events = get_current_context()["triggering_asset_events"][quarantined_releases]
-        settings = load_settings()
-        return [respond(settings, event.extra["payload"]) for event in events]
+        with open_node() as node:
+            return [respond(node, event.extra["payload"]) for event in events]
 
     open_incidents()
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from dataspace.config import Settings
 from dataspace.controlplane.incidents import Quarantine, open_incident
-from dataspace.node import open_node
+from dataspace.node import Node
 
 
-def respond(settings: Settings, payload: dict[str, Any]) -> dict[str, Any]:
+def respond(node: Node, payload: dict[str, Any]) -> dict[str, Any]:
+    """Open the incident of one quarantined release (``payload``: the verified event's facts)
+    and send its events; ServiceError when the broker did not take them."""
     quarantine = Quarantine(
         event_id=str(payload["event_id"]),
         provider_id=str(payload["provider_id"]),
@@ -25,7 +26,6 @@ def respond(settings: Settings, payload: dict[str, Any]) -> dict[str, Any]:
         failed_checks=tuple(str(check) for check in payload["failed_checks"]),
         evaluated=int(payload["evaluated_expectations"]),
     )
-    with open_node(settings) as here:
-        incident = open_incident(here.db, here.keys, quarantine)
-        sent = here.send_outbox()
+    incident = open_incident(node.db, node.keys, quarantine)
+    sent = node.send_outbox()
     return {"incident": incident.incident_id, "notified": list(incident.notified), "sent": sent}

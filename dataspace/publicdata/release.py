@@ -1,6 +1,6 @@
 """Releasing public data to licensed operators (公共数据授权运营), as named steps.
 
-The ``public_data_authorized_release`` DAG calls these in order; each takes the settings and
+The ``public_data_authorized_release`` DAG calls these in order; each takes the node and
 plain values (paths, ids) and leaves a signed ledger entry by the product's authority:
 
 1. :func:`authorize`: the scenario application is approved and in its term
@@ -28,45 +28,42 @@ from pathlib import Path
 from typing import Any
 
 from dataspace.canonical import file_sha256
-from dataspace.config import Settings
 from dataspace.controlplane import agreements, applications
 from dataspace.controlplane.catalog import show_product
 from dataspace.controlplane.evidence import Change, record
 from dataspace.controlplane.participants import party_signing_key
 from dataspace.controlplane.read_models import ProductView
 from dataspace.errors import Refused
-from dataspace.node import Node, open_node
+from dataspace.node import Node
 from dataspace.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
 
-
-def staging_dir(settings: Settings, application: str, run: str) -> Path:
+def staging_dir(node: Node, application: str, run: str) -> Path:
     """Where one run keeps its files: under the node's state directory, per application and run."""
     safe_run = hashlib.sha256(run.encode()).hexdigest()[:16]
-    return settings.state_dir / "staging" / "public-release" / application / safe_run
+    return node.settings.state_dir / "staging" / "public-release" / application / safe_run
 
 
-def authorize(settings: Settings, application: str) -> dict[str, Any]:
+def authorize(node: Node, application: str) -> dict[str, Any]:
     """The approved application, as plain values for the next steps; Refused otherwise."""
-    with open_node(settings) as here:
-        now = utcnow()
-        try:
-            view = applications.require_approved(here.db, application, now)
-        except Refused as refusal:
-            found = applications.show(here.db, application)
-            owner = _product(here, found.product_id).owner
-            stop(here, owner, found.product_id, application, "authorize", str(refusal))
-            raise
-        owner = _product(here, view.product_id).owner
-        facts = {"scenario": view.scenario, "purpose": view.purpose, "tier": view.tier,
-                 "agreement_id": view.agreement_id}  # fmt: skip
-        _evidence(here, owner, "public_release.authorized", (application, view.product_id), facts)
-        return {"application": application, "product": view.product_id, "authority": owner}
+    now = utcnow()
+    try:
+        view = applications.require_approved(node.db, application, now)
+    except Refused as refusal:
+        found = applications.show(node.db, application)
+        owner = _product(node, found.product_id).owner
+        stop(node, owner, found.product_id, application, "authorize", str(refusal))
+        raise
+    owner = _product(node, view.product_id).owner
+    facts = {"scenario": view.scenario, "purpose": view.purpose, "tier": view.tier,
+             "agreement_id": view.agreement_id}  # fmt: skip
+    _evidence(node, owner, "public_release.authorized", (application, view.product_id), facts)
+    return {"application": application, "product": view.product_id, "authority": owner}
 
 
-def ingest(settings: Settings, plan: dict[str, Any], target: Path, enterprises: int | None) -> str:
+def ingest(node: Node, plan: dict[str, Any], target: Path, enterprises: int | None) -> str:
     """Stage the source extract as Parquet at ``target``; return its path."""
     import pyarrow.parquet as pq  # noqa: PLC0415 (tasks import heavy modules when they run)
 
@@ -76,68 +73,66 @@ def ingest(settings: Settings, plan: dict[str, Any], target: Path, enterprises: 
     target.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, target, compression="zstd")
     facts = {"rows": table.num_rows, "sha256": file_sha256(target), "source": "dataset-2025"}
-    with open_node(settings) as here:
-        subjects = (plan["application"], plan["product"])
-        _evidence(here, plan["authority"], "public_release.ingested", subjects, facts)
+    subjects = (plan["application"], plan["product"])
+    _evidence(node, plan["authority"], "public_release.ingested", subjects, facts)
     return str(target)
 
 
-def desensitize(settings: Settings, plan: dict[str, Any], source: Path, target: Path) -> str:
+def desensitize(node: Node, plan: dict[str, Any], source: Path, target: Path) -> str:
     """Apply the product's rules to ``source``; write ``target``; Refused on a violation."""
     from dataspace.dataplane.schema_check import arrow_schema, load_avro_schema  # noqa: PLC0415
     from dataspace.desensitize.pipeline import desensitize_file  # noqa: PLC0415
     from dataspace.desensitize.rules import load_rules  # noqa: PLC0415
 
-    with open_node(settings) as here:
-        product = _product(here, plan["product"])
-        rules = load_rules(settings.schemas_dir / "desensitization" / f"{product.schema_name}.json")
-        schema_path = settings.schemas_dir / "products" / f"{product.schema_name}.avsc"
-        schema = arrow_schema(load_avro_schema(schema_path))
-        subjects = (plan["application"], plan["product"])
-        try:
-            report = desensitize_file(
-                source, target, rules, here.keys.pseudonym_key(product.product_id), schema
-            )
-        except Refused as refusal:
-            stop(here, product.owner, product.product_id, plan["application"],
-                 "desensitize", str(refusal))  # fmt: skip
-            raise
-        facts = {**rules.facts(), **report.facts(), "sha256": file_sha256(target)}
-        _evidence(here, product.owner, "public_release.desensitized", subjects, facts)
+    product = _product(node, plan["product"])
+    rules = load_rules(
+        node.settings.schemas_dir / "desensitization" / f"{product.schema_name}.json"
+    )
+    schema_path = node.settings.schemas_dir / "products" / f"{product.schema_name}.avsc"
+    schema = arrow_schema(load_avro_schema(schema_path))
+    subjects = (plan["application"], plan["product"])
+    try:
+        report = desensitize_file(
+            source, target, rules, node.keys.pseudonym_key(product.product_id), schema
+        )
+    except Refused as refusal:
+        stop(node, product.owner, product.product_id, plan["application"],
+             "desensitize", str(refusal))  # fmt: skip
+        raise
+    facts = {**rules.facts(), **report.facts(), "sha256": file_sha256(target)}
+    _evidence(node, product.owner, "public_release.desensitized", subjects, facts)
     log.info("desensitized", extra={"product": plan["product"], **report.facts()})
     return str(target)
 
 
-def check_licences(settings: Settings, plan: dict[str, Any]) -> list[str]:
+def check_licences(node: Node, plan: dict[str, Any]) -> list[str]:
     """The licensed agreements; Refused if an agreement in force has no approved application."""
-    with open_node(settings) as here:
-        now = utcnow()
-        licensed = applications.licensed_agreements(here.db, plan["product"], now)
-        in_force = [
-            s.agreement.agreement_id
-            for s in agreements.standings(here.db, here.keys, plan["product"], now=now)
-            if s.refusal is None
-        ]
-        unlicensed = sorted(set(in_force) - set(licensed))
-        if unlicensed:
-            reason = (
-                f"The agreements {', '.join(unlicensed)} on {plan['product']} are in force but "
-                "no approved scenario application licenses them; revoke them or approve an "
-                "application before releasing."
-            )
-            stop(here, plan["authority"], plan["product"], plan["application"], "licences", reason)
-            raise Refused(reason)
-        return sorted(licensed)
+    now = utcnow()
+    licensed = applications.licensed_agreements(node.db, plan["product"], now)
+    in_force = [
+        s.agreement.agreement_id
+        for s in agreements.standings(node.db, node.keys, plan["product"], now=now)
+        if s.refusal is None
+    ]
+    unlicensed = sorted(set(in_force) - set(licensed))
+    if unlicensed:
+        reason = (
+            f"The agreements {', '.join(unlicensed)} on {plan['product']} are in force but "
+            "no approved scenario application licenses them; revoke them or approve an "
+            "application before releasing."
+        )
+        stop(node, plan["authority"], plan["product"], plan["application"], "licences", reason)
+        raise Refused(reason)
+    return sorted(licensed)
 
 
-def release(settings: Settings, plan: dict[str, Any], desensitized: Path) -> dict[str, Any]:
+def release(node: Node, plan: dict[str, Any], desensitized: Path) -> dict[str, Any]:
     """Publish through the delivery pipeline (quality gate, write once, deliveries, events)."""
     from dataspace.publishing.publish import publish  # noqa: PLC0415
 
-    with open_node(settings) as here:
-        summary = publish(
-            here, product_id=plan["product"], provider=plan["authority"], source=desensitized
-        )
+    summary = publish(
+        node, product_id=plan["product"], provider=plan["authority"], source=desensitized
+    )
     result = {
         "product": summary.product_id,
         "version": summary.version,
@@ -155,21 +150,21 @@ def release(settings: Settings, plan: dict[str, Any], desensitized: Path) -> dic
 
 
 def stop(  # noqa: PLR0917 (the evidence of a stop names who, what, which application, where, why)
-    here: Node, authority: str, product: str, application: str, step: str, reason: str
+    node: Node, authority: str, product: str, application: str, step: str, reason: str
 ) -> None:
     """Record that the release stopped at ``step`` and why."""
     facts = {"step": step, "reason": reason}
-    _evidence(here, authority, "public_release.stopped", (application, product), facts)
+    _evidence(node, authority, "public_release.stopped", (application, product), facts)
     log.warning("public release stopped", extra={"product": product, "step": step})
 
 
 def _evidence(
-    here: Node, actor: str, action: str, subjects: tuple[str, ...], facts: dict[str, Any]
+    node: Node, actor: str, action: str, subjects: tuple[str, ...], facts: dict[str, Any]
 ) -> None:
-    with here.db.transaction() as session:
-        key = party_signing_key(session, here.keys, actor)
+    with node.db.transaction() as session:
+        key = party_signing_key(session, node.keys, actor)
         record(session, key, Change(actor, action, subjects, facts), utcnow())
 
 
-def _product(here: Node, product: str) -> ProductView:
-    return show_product(here.db, product)
+def _product(node: Node, product: str) -> ProductView:
+    return show_product(node.db, product)

@@ -16,7 +16,7 @@ from dataspace import demo_data
 from dataspace.config import Settings
 from dataspace.controlplane import incidents, ledger
 from dataspace.events.registry import ROUTES
-from dataspace.node import Node
+from dataspace.node import Node, open_node
 from dataspace.operations.incident_response import respond
 from dataspace.orchestration import airflow_environment
 from dataspace.publishing.publish import publish
@@ -118,5 +118,6 @@ def test_a_quarantined_release_opens_an_incident_through_the_kafka_trigger(
         "event_id": "x", "provider_id": LEADER, "product_id": world.product, "version": 1,
         "failed_checks": list(incident.failed_checks), "evaluated_expectations": 5,
     }  # fmt: skip
-    assert respond(airflow_node.settings, payload)["incident"] == incident.incident_id
+    with open_node(airflow_node.settings) as node:
+        assert respond(node, payload)["incident"] == incident.incident_id
     assert len(world.space.actions()) == entries
