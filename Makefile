@@ -52,10 +52,11 @@ $(UV):
 	$(PYTHON) -m venv .uv
 	.uv/bin/pip install --quiet "uv==$(UV_VERSION)"
 
+# Bytecode is compiled at install, for the package too: where PYTHONDONTWRITEBYTECODE is set
+# (as on these machines) nothing is cached at import, and every command would compile its
+# modules anew (benchmarks/cli_startup.py).
 $(STAMP): pyproject.toml constraints.txt | $(UV)
 	test -x $(BIN)/python || $(UV) venv --quiet --python "$$(command -v $(PYTHON))" $(VENV)
 	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet --compile-bytecode -c constraints.txt -e ".[dev]"
-	# Bytecode for the package too: with PYTHONDONTWRITEBYTECODE set (as on these machines)
-	# nothing is cached at import, and every command would compile its modules anew.
 	$(BIN)/python -m compileall -q dataspace
 	touch $(STAMP)
