@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -36,6 +37,7 @@ from dataspace.identity.keys import SigningKey, verify
 from dataspace.store.types import utcnow
 from tests.fakes.control_plane import MemoryControlPlane
 from tests.fixtures.controlplane import Space
+from tests.fixtures.databases import DATABASES, empty_database
 from tests.worlds.dataplane_data import local_store, orders
 from tests.worlds.delivery_setup import PRODUCT, PROVIDER, Provider, release_store
 
@@ -137,16 +139,24 @@ class MemoryWorld:
         return PROVIDER, self._key
 
 
-@pytest.fixture(params=["memory", "local"])
+@pytest.fixture(params=["memory", *DATABASES])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Here the contract runs once on the in-memory fake (no database: an empty URL) and on
+    LocalControlPlane over each database the store supports."""
+    if request.param == "memory":
+        yield ""
+        return
+    yield from empty_database(request.param, tmp_path)
+
+
+@pytest.fixture
 def world(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> World:
-    """SUBSCRIBER's control plane; ``local`` on each database ``database_url`` stands for."""
-    if request.param == "local":
-        market: Space = request.getfixturevalue("market")
-        settings: Settings = request.getfixturevalue("stack_settings")
-        return LocalWorld(market, settings, request.getfixturevalue("unique"))
-    if request.node.callspec.params["database_url"] != "sqlite":
-        pytest.skip("the in-memory control plane has no database: it runs once, with sqlite")
-    return MemoryWorld(tmp_path / "objects")
+    """SUBSCRIBER's control plane: the fake, or LocalControlPlane over ``database_url``."""
+    if not database_url:
+        return MemoryWorld(tmp_path / "objects")
+    market: Space = request.getfixturevalue("market")
+    settings: Settings = request.getfixturevalue("stack_settings")
+    return LocalWorld(market, settings, request.getfixturevalue("unique"))
 
 
 def due_ids(control: ControlPlane) -> list[str]:
