@@ -41,7 +41,7 @@ from dataspace.identity.keystore import KeyStore
 from dataspace.node import Node
 from dataspace.publishing.publish import PublishSummary, publish
 from dataspace.scenario import Scenario, masked, own_rows_offer
-from dataspace.store.db import Database, migrate
+from dataspace.store.db import Database, upgrade_schema
 from dataspace.store.types import utcnow
 
 LEADER = "xcmg"
@@ -116,10 +116,9 @@ def _fresh_demo(settings: Settings) -> Demo:
         client.remove_object(BUCKET, item.object_name)
     url = f"sqlite:///{workdir / 'control-plane.db'}"
     demo_settings = settings.model_copy(update={"database_url": url, "release_bucket": BUCKET})
-    migrate(url)
-    return Demo(
-        Node(demo_settings, Database(url), KeyStore(workdir / "keys"), owns_db=True), workdir
-    )
+    database = Database(url)
+    upgrade_schema(database)
+    return Demo(Node(demo_settings, database, KeyStore(workdir / "keys"), owns_db=True), workdir)
 
 
 def _admit_members(demo: Demo) -> None:

@@ -31,7 +31,7 @@ from dataspace.config import Settings, load_settings
 from dataspace.controlplane.catalog import Artifacts
 from dataspace.errors import ServiceError
 from dataspace.identity.keystore import KeyStore
-from dataspace.store.db import Database, migrate
+from dataspace.store.db import Database, upgrade_schema
 
 if TYPE_CHECKING:
     from dataspace.adapters.kafka_producer import KafkaSender
@@ -171,10 +171,10 @@ def open_node(settings: Settings | None = None) -> Iterator[Node]:
     """The node of this process: settings (read once when not given), the database migrated
     if its schema version differs, the key store; closed when the block ends."""
     settings = settings or load_settings()
-    url = settings.effective_database_url
-    migrate(url)
-    node = Node(settings, Database(url), KeyStore(settings.keys_dir), owns_db=True)
+    database = Database(settings.effective_database_url)
+    node = Node(settings, database, KeyStore(settings.keys_dir), owns_db=True)
     try:
+        upgrade_schema(database)
         yield node
     finally:
         node.close()

@@ -38,7 +38,7 @@ def request_agreement(
 ) -> dict[str, Any]:
     return negotiations.request(
         db,
-        request.app.state.keys,
+        request.app.state.node.keys,
         consumer=who.participant_id,
         product_id=body.product_id,
         purpose=body.purpose,
@@ -61,7 +61,7 @@ def show(agreement_id: str, who: CallerDep, db: DatabaseDep) -> dict[str, Any]:
 @router.post("/{agreement_id}/accept", summary="Provider: agree and finalize; consumer: accept.")
 def accept(agreement_id: str, who: CallerDep, db: DatabaseDep, request: Request) -> dict[str, Any]:
     return negotiations.accept(
-        db, request.app.state.keys, actor=who.participant_id, negotiation_id=agreement_id
+        db, request.app.state.node.keys, actor=who.participant_id, negotiation_id=agreement_id
     ).to_json()
 
 
@@ -71,18 +71,18 @@ def counter(
 ) -> dict[str, Any]:
     return negotiations.counter(
         db,
-        request.app.state.keys,
+        request.app.state.node.keys,
         provider=who.participant_id,
         negotiation_id=agreement_id,
         policy=parse_policy(body.policy),
-        artifacts=request.app.state.artifacts,
+        artifacts=request.app.state.node.artifacts,
     ).to_json()
 
 
 @router.post("/{agreement_id}/reject", summary="Either party declines before finalization.")
 def reject(agreement_id: str, who: CallerDep, db: DatabaseDep, request: Request) -> dict[str, Any]:
     return negotiations.reject(
-        db, request.app.state.keys, actor=who.participant_id, negotiation_id=agreement_id
+        db, request.app.state.node.keys, actor=who.participant_id, negotiation_id=agreement_id
     ).to_json()
 
 
@@ -91,12 +91,12 @@ def approve(
     agreement_id: str, body: Approval, _operator: OperatorDep, db: DatabaseDep, request: Request
 ) -> dict[str, Any]:
     return negotiations.approve(
-        db, request.app.state.keys, negotiation_id=agreement_id, export=body.export
+        db, request.app.state.node.keys, negotiation_id=agreement_id, export=body.export
     ).to_json()
 
 
 @router.post("/{agreement_id}/revoke", summary="Provider or operator: end an agreement at once.")
 def revoke(agreement_id: str, who: CallerDep, db: DatabaseDep, request: Request) -> dict[str, Any]:
     return agreement_service.revoke(
-        db, request.app.state.keys, actor=who.participant_id, agreement_id=agreement_id
+        db, request.app.state.node.keys, actor=who.participant_id, agreement_id=agreement_id
     ).to_json()

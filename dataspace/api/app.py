@@ -40,12 +40,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with open_node(settings) as node:
-            # The routers take the parts they need; the node owns and closes them.
-            app.state.node = node
-            app.state.db = node.db
-            app.state.settings = node.settings
-            app.state.keys = node.keys
-            app.state.artifacts = node.artifacts
+            app.state.node = node  # the routers take the parts they need from it
             yield
 
     app = FastAPI(

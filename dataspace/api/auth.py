@@ -31,7 +31,7 @@ class Caller:
 
 
 def database(request: Request) -> Database:
-    db: Database = request.app.state.db
+    db: Database = request.app.state.node.db
     return db
 
 

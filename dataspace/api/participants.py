@@ -45,25 +45,25 @@ def register(
         region=body.region,
         industry_chains=frozenset(body.industry_chains),
     )
-    return service.register(db, request.app.state.keys, registration).to_json()
+    return service.register(db, request.app.state.node.keys, registration).to_json()
 
 
 @router.post("/{participant_id}/admit", summary="Admit: the operator signs a membership.")
 def admit(
     participant_id: str, _operator: OperatorDep, db: DatabaseDep, request: Request
 ) -> dict[str, Any]:
-    return service.admit(db, request.app.state.keys, participant_id).to_json()
+    return service.admit(db, request.app.state.node.keys, participant_id).to_json()
 
 
 @router.post("/{participant_id}/suspend", summary="Suspend a participant (operator).")
 def suspend(
     participant_id: str, _operator: OperatorDep, db: DatabaseDep, request: Request
 ) -> dict[str, Any]:
-    return service.suspend(db, request.app.state.keys, participant_id).to_json()
+    return service.suspend(db, request.app.state.node.keys, participant_id).to_json()
 
 
 @router.post("/{participant_id}/reinstate", summary="Reinstate a suspended participant.")
 def reinstate(
     participant_id: str, _operator: OperatorDep, db: DatabaseDep, request: Request
 ) -> dict[str, Any]:
-    return service.reinstate(db, request.app.state.keys, participant_id).to_json()
+    return service.reinstate(db, request.app.state.node.keys, participant_id).to_json()

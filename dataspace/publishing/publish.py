@@ -148,8 +148,8 @@ def publish(
 ) -> PublishSummary:
     """Publish ``source`` as the next release of ``product_id`` (see the module docstring).
 
-    The events go out through the node's one Kafka publisher (a new idempotent producer
-    costs about half a second against Tansu, so a process that publishes often keeps one).
+    The events go out through the node's one Kafka sender (a new idempotent producer costs
+    about half a second against Tansu, so a process that publishes often keeps one).
     """
     started, now, progress = time.monotonic(), now or utcnow(), progress or _Silent()
     db, keys = node.db, node.keys

@@ -123,24 +123,27 @@ class Database(Closing):
 
 
 def migrate(url: str | URL) -> None:
-    """Upgrade the database at ``url`` to the newest schema; running it again changes nothing.
+    """Upgrade the database at ``url`` to the newest schema; running it again changes nothing."""
+    with Database(url) as database:
+        upgrade_schema(database)
+
+
+def upgrade_schema(database: Database) -> None:
+    """Upgrade an open database to the newest schema; running it again changes nothing.
 
     A database already at :data:`HEAD_REVISION` costs one read-only query; only one at
     another revision, or without a schema, is handed to Alembic.
     """
-    with Database(url) as database:
-        if schema_revisions(database) == (HEAD_REVISION,):
-            return
-        try:
-            with database.engine.begin() as connection:
-                if connection.dialect.name == "postgresql":
-                    # Two processes starting at once must not both create the tables.
-                    connection.exec_driver_sql(
-                        f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
-                    )
-                _upgrade(connection)
-        except DBAPIError as exc:
-            raise translate(exc) from exc
+    if schema_revisions(database) == (HEAD_REVISION,):
+        return
+    try:
+        with database.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Two processes starting at once must not both create the tables.
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
+            _upgrade(connection)
+    except DBAPIError as exc:
+        raise translate(exc) from exc
 
 
 def schema_revisions(database: Database) -> tuple[str, ...]:
