@@ -21,26 +21,20 @@ from dataspace.controlplane import participants
 from dataspace.dataplane.objects import ObjectStore
 from dataspace.events.envelope import DecodedEvent, EventRejected, decode
 from dataspace.identity.keystore import KeyStore
+from dataspace.scenario import masked, own_rows_offer
 from dataspace.store.db import Database, migrate
 from dataspace.store.models import DeliveryRow, OutboxRow, ReleaseRow
-from tests.fixtures.controlplane import CHAIN, PURPOSE, Space
+from tests.fixtures.controlplane import CHAIN, Space
 
 LEADER = "xcmg"
 SUPPLIERS = ("supplier-01", "supplier-02", "supplier-03")
 
 
-def offer(uid: str, *duties: dict[str, Any]) -> dict[str, Any]:
-    constraint = {"leftOperand": "purpose", "operator": "isAnyOf", "rightOperand": [PURPOSE]}
-    rows = {"action": "filterRows", "column": "supplier_id"}
-    permission = {"action": "use", "constraint": [constraint], "duty": [rows, *duties]}
-    return {"uid": uid, "permission": [permission]}
-
-
-MASK_PRICE = {"action": "mask", "columns": ["unit_price_cny"], "method": "hash"}
+MASK_PRICE = masked("unit_price_cny")
 PROJECT = {"action": "project", "columns": ["week", "supplier_id", "part_no", "quantity"]}
-MASKED_PRICE = offer("urn:policy:masked", MASK_PRICE)
-PROJECTED = offer("urn:policy:projected", PROJECT)
-OWN_ROWS = offer("urn:policy:own-rows")
+MASKED_PRICE = own_rows_offer("urn:policy:masked", MASK_PRICE)
+PROJECTED = own_rows_offer("urn:policy:projected", PROJECT)
+OWN_ROWS = own_rows_offer("urn:policy:own-rows")
 
 
 @dataclass
