@@ -1,4 +1,4 @@
-"""`dataspace up | down | status | demo`."""
+"""`dataspace up | down | status | demo` and `dataspace stack ...`."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dataspace.cli.wiring import JsonFlag, print_fields, print_json
+
 if TYPE_CHECKING:
     from dataspace.config import Settings
     from dataspace.stack.stack import ServiceStatus
 
 console = Console()
+stack_app = typer.Typer(help="Administration of the embedded stack.", no_args_is_help=True)
 
 STATE_STYLE = {
     "running": "green",
@@ -116,6 +119,28 @@ def demo() -> None:
     run_demo(load_settings(), console)
 
 
+@stack_app.command("s3-user")
+def s3_user(
+    participant: Annotated[str, typer.Argument(help="Participant id.")],
+    *,
+    as_json: JsonFlag = False,
+) -> None:
+    """Give a participant its own S3 account and keys on the running embedded store.
+
+    Running it again prints the same keys. No other key, the stack's own included, can read or
+    write the participant's buckets.
+    """
+    from dataspace.config import load_settings  # noqa: PLC0415
+    from dataspace.stack.s3_users import ensure_s3_user  # noqa: PLC0415
+
+    credentials = ensure_s3_user(load_settings(), participant).to_json()
+    if as_json:
+        print_json(credentials)
+    else:
+        print_fields(f"S3 user of participant {participant}", credentials)
+
+
 def register_commands(app: typer.Typer) -> None:
     for command in (up, down, status, demo):
         app.command()(command)
+    app.add_typer(stack_app, name="stack")

@@ -3,7 +3,9 @@
 Everything lives under ``<state_dir>/swift``: generated configuration and rings in ``etc/``,
 objects in ``data/d1`` (kept across ``down``/``up``). The proxy listens on the S3 port; the
 object, container and account servers take the next three ports. The object expirer runs
-with the stack so that the segments of deleted multipart objects are reclaimed.
+with the stack so that the segments of deleted multipart objects are reclaimed. Besides the
+stack's own S3 user, the proxy's tempauth takes each participant's own user from
+``<state_dir>/s3-users`` as it is added (stack/s3_users.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from dataspace.config import EMBEDDED_CREDENTIALS_FILE, EMBEDDED_S3_USER, Settings
 from dataspace.errors import ServiceError
+from dataspace.stack import s3_users
 from dataspace.stack.components import Component, Service, http_ok, venv_script
 
 # The expirer finds queued deletions only in containers the account server has heard of,
@@ -136,7 +139,6 @@ def _proxy_conf(layout: SwiftLayout, secret: str) -> str:
             "allow_multipart_uploads = true\n"
             "force_swift_request_proxy_log = false\n"
         ),
-        "tempauth": f"user_{account}_{user} = {secret} .admin\n",
     }
     pipeline = (
         "catch_errors gatekeeper healthcheck proxy-logging cache listing_formats "
@@ -154,6 +156,12 @@ def _proxy_conf(layout: SwiftLayout, secret: str) -> str:
     # Swift's memcache middleware in the proxy's own process (stack/swift_cache.py, ADR 0014).
     sections.append(
         "[filter:cache]\npaste.filter_factory = dataspace.stack.swift_cache:filter_factory\n"
+    )
+    # Tempauth that also takes the participants' users as they are added (stack/s3_users.py).
+    sections.append(
+        "[filter:tempauth]\npaste.filter_factory = dataspace.stack.s3_users:filter_factory\n"
+        f"{s3_users.USERS_DIR_SETTING} = {s3_users.users_dir(layout.settings).resolve()}\n"
+        f"user_{account}_{user} = {secret} .admin\n"
     )
     return "\n".join(sections)
 
