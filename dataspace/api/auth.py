@@ -42,7 +42,7 @@ def caller(
     if credentials is None:
         raise _unauthenticated("Send a token: Authorization: Bearer <EdDSA JWT>.")
     try:
-        claims = tokens.check(credentials.credentials, _public_key_lookup(db))
+        claims = tokens.check(credentials.credentials, public_key_lookup(db))
     except Unauthorized as exc:
         raise _unauthenticated(str(exc)) from exc
     with db.transaction() as session:
@@ -65,7 +65,7 @@ def require_role(*roles: str) -> Callable[[Caller], Caller]:
     return check
 
 
-def _public_key_lookup(db: Database) -> Callable[[str], str]:
+def public_key_lookup(db: Database) -> Callable[[str], str]:
     def public_key_of(participant: str) -> str:
         try:
             with db.transaction() as session:

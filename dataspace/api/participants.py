@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import BaseModel, Field, ValidationError
 
-from dataspace.api.auth import CallerDep, DatabaseDep, OperatorDep
+from dataspace.api.acts import registration_act, request_body
+from dataspace.api.auth import CallerDep, DatabaseDep, OperatorDep, bearer
 from dataspace.controlplane import participants as service
+from dataspace.controlplane.acting import acting
+from dataspace.errors import InvalidInput, Unauthorized
 from dataspace.identity.membership import Registration
 
 router = APIRouter(prefix="/participants", tags=["participants"])
@@ -21,6 +25,74 @@ class RegistrationRequest(BaseModel):
     roles: list[str] = Field(min_length=1)
     region: str = Field(description="ISO 3166-2, e.g. CN-JS.")
     industry_chains: list[str] = Field(default_factory=list)
+
+
+class ConnectorRegistration(BaseModel):
+    """What a connector sends to register its participant, signed with the new key."""
+
+    id: str = Field(description="A lowercase slug, e.g. sany-heavy.")
+    name: str
+    uscc: str = Field(description="统一社会信用代码: 18 characters, GB 32100-2015.")
+    roles: list[str] = Field(min_length=1)
+    region: str = Field(description="ISO 3166-2, e.g. CN-JS.")
+    industry_chains: list[str] = Field(default_factory=list)
+    public_key: str = Field(description="The connector's Ed25519 public key, base64url.")
+    endpoint: str | None = Field(None, description="The connector's base URL.", max_length=1024)
+    custody: str = Field("connector", description="connector, or hosted:<hosting service>.")
+
+
+@router.post(
+    "/registrations",
+    status_code=201,
+    summary="A connector registers its participant, signed with the participant's new key.",
+)
+def register_connector(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    raw: Annotated[bytes, Depends(request_body)],
+    db: DatabaseDep,
+) -> dict[str, Any]:
+    try:
+        body = ConnectorRegistration.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InvalidInput(f"The registration's {where}: {first['msg']}.") from exc
+    # Proof of possession: the act must verify against the key the registration declares.
+    signed = registration_act(service.load_public_key_b64(body.public_key))(
+        request, credentials, raw, db
+    )
+    if signed.act.actor != body.id:
+        raise Unauthorized(
+            f"The registration is signed as {signed.act.actor!r} but registers {body.id!r}; "
+            "a connector registers only its own participant."
+        )
+    registration = Registration(
+        participant_id=body.id,
+        name=body.name,
+        uscc=body.uscc,
+        roles=frozenset(body.roles),  # type: ignore[arg-type]  # validated by Registration
+        region=body.region,
+        industry_chains=frozenset(body.industry_chains),
+    )
+    with acting(signed.act, signed.body):
+        view = service.register_connector(
+            db,
+            request.app.state.node.keys,
+            registration,
+            public_key=body.public_key,
+            endpoint=body.endpoint,
+            custody=body.custody,
+        )
+    return view.to_json()
+
+
+@router.get(
+    "/{participant_id}/credential",
+    summary="The membership credential the operator signed (after admission).",
+)
+def credential(participant_id: str, _who: CallerDep, db: DatabaseDep) -> dict[str, Any]:
+    return service.credential(db, participant_id)
 
 
 @router.get("", summary="Every registered participant (public registry).")

@@ -20,14 +20,15 @@ on event ids recognises a re-send. Bodies carry no secret (no URL, key or creden
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from dataspace.canonical import utc_iso
-from dataspace.errors import InvalidInput
+from dataspace.controlplane.acting import Attested, Signer
+from dataspace.errors import InvalidInput, Unauthorized
 from dataspace.events.envelope import EncodedEvent, encode
 from dataspace.events.registry import event_id_for
 from dataspace.identity.keys import SigningKey
@@ -60,8 +61,13 @@ class Change:
     event_coordinates: tuple[Coordinate, ...] = ()
 
 
-def record(session: Session, key: SigningKey, change: Change, now: datetime) -> LedgerEntryRow:
-    """Append the change's ledger entry (sealed with ``key``) and enqueue its signed event."""
+def record(session: Session, key: Signer, change: Change, now: datetime) -> LedgerEntryRow:
+    """Append the change's ledger entry and enqueue its signed event.
+
+    ``key`` is the actor's own key, or :class:`~dataspace.controlplane.acting.Attested` when
+    the hub records the actor's signed request: the operator's key then seals the entry, the
+    request goes into it, and the event is the hub's announcement (signed by the operator).
+    """
     fields = EntryFields(
         time=now,
         actor=change.actor,
@@ -69,9 +75,25 @@ def record(session: Session, key: SigningKey, change: Change, now: datetime) -> 
         subject_ids=change.subject_ids,
         payload_hash=payload_hash(dict(change.facts)),
     )
+    sealing_key: SigningKey
+    event_actor = change.actor
+    if not isinstance(key, Attested):
+        sealing_key = key
+    else:
+        if key.actor != change.actor:
+            raise Unauthorized(
+                f"The request in hand is {key.actor!r}'s; it cannot record {change.actor!r}'s act."
+            )
+        fields = replace(
+            fields,
+            sealer=key.recorder,
+            attestation=key.in_hand.act.token,
+            act_body=key.in_hand.body,
+        )
+        sealing_key, event_actor = key.recorder_key, key.recorder
 
     def sealed(previous: LedgerEntryRow | None) -> dict[str, Any]:
-        entry = seal(None if previous is None else entry_of(previous), fields, key)
+        entry = seal(None if previous is None else entry_of(previous), fields, sealing_key)
         return {
             "time": now,
             "actor": entry.actor,
@@ -81,13 +103,18 @@ def record(session: Session, key: SigningKey, change: Change, now: datetime) -> 
             "prev_hash": entry.prev_hash,
             "entry_hash": entry.entry_hash,
             "signature": entry.signature,
+            "sealer": entry.sealer or None,
+            "attestation": entry.attestation or None,
+            "act_body": entry.act_body or None,
         }
 
     row = ledger_store.append(session, sealed)
     if change.event is not None:
         coordinates = change.event_coordinates or (f"ledger-{row.sequence}",)
         body = change.event_body or {}
-        event = announce(session, key, change.event, body, coordinates, actor=change.actor, now=now)
+        event = announce(
+            session, sealing_key, change.event, body, coordinates, actor=event_actor, now=now
+        )
         if change.about is not None and event.key != change.about:
             raise InvalidInput(
                 f"The {change.event} event of {change.action} is keyed by {event.key!r}, not "
@@ -134,4 +161,7 @@ def entry_of(row: LedgerEntryRow) -> LedgerEntry:
         prev_hash=row.prev_hash or "",
         entry_hash=row.entry_hash,
         signature=row.signature,
+        sealer=row.sealer or "",
+        attestation=row.attestation or "",
+        act_body=row.act_body or "",
     )

@@ -104,7 +104,8 @@ def request(
         row.history = [{"state": State.REQUESTED.value, "at": utc_iso(now)}]
         cs.record_step(session, keys, taker.id, "negotiation.requested", row, now=now)
         auto = _auto_accepts(product, taker, row)
-    if auto:
+    if auto and keys.has(row.provider_id):
+        # On the hub the provider's key is on its own connector: it concludes from there.
         return accept(db, keys, actor=row.provider_id, negotiation_id=row.id, now=now)
     return show(db, row.consumer_id, row.id, now=now)
 

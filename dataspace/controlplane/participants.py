@@ -31,10 +31,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dataspace.controlplane.acting import Attested, Signer, act_of
 from dataspace.controlplane.evidence import Change, record
 from dataspace.controlplane.read_models import ParticipantView
-from dataspace.errors import Conflict, InvalidInput, NotFound, Unauthorized
-from dataspace.identity.keys import SigningKey
+from dataspace.errors import Conflict, DataspaceError, InvalidInput, NotFound, Unauthorized
+from dataspace.identity.keys import SigningKey, load_public_key
 from dataspace.identity.keystore import KeyStore
 from dataspace.identity.membership import (
     MembershipCredential,
@@ -43,13 +44,14 @@ from dataspace.identity.membership import (
     issue_membership,
     verify_membership,
 )
-from dataspace.ids import participant_id
+from dataspace.ids import participant_id, validate_slug
 from dataspace.store import repository
 from dataspace.store.db import Database
 from dataspace.store.models import ParticipantRow
 from dataspace.store.types import utcnow
 
 OPERATOR_ID = "operator"
+MAX_CUSTODY = 200
 MEMBERSHIP_TERM = timedelta(days=365)
 NOT_INITIALIZED = (
     "The data-space operator is not set up on this node; run `dataspace operator init` first."
@@ -81,6 +83,98 @@ def register(
             "choose another id and role, or run `dataspace operator init`."
         )
     return _create(db, keys, registration, now or utcnow(), admit_self=False)
+
+
+def register_connector(
+    db: Database,
+    keys: KeyStore,
+    registration: Registration,
+    *,
+    public_key: str,
+    endpoint: str | None,
+    custody: str = "connector",
+    now: datetime | None = None,
+) -> ParticipantView:
+    """Register a participant whose key is on its own connector (status pending).
+
+    The caller has checked that the request is signed with ``public_key`` (proof of
+    possession) and runs this with that act in hand: the ledger keeps the signed
+    registration as the participant's own act. Nothing here ever sees a private key.
+    """
+    if registration.participant_id == OPERATOR_ID or Role.OPERATOR in registration.roles:
+        raise InvalidInput(
+            "The id 'operator' and the role 'operator' belong to the data-space operator; "
+            "choose another id and role."
+        )
+    _check_custody(custody)
+    now = now or utcnow()
+    with db.transaction() as session:
+        _refuse_duplicate(session, registration)
+        row = ParticipantRow(
+            id=registration.participant_id,
+            name=registration.name,
+            uscc=registration.uscc,
+            roles=sorted(role.value for role in registration.roles),
+            region=registration.region,
+            industry_chains=sorted(registration.industry_chains),
+            public_key=load_public_key_b64(public_key),
+            status="pending",
+            created_at=now,
+            updated_at=now,
+            custody=custody,
+            endpoint=endpoint,
+        )
+        session.add(row)
+        session.flush()
+        facts = {
+            "registration": membership_facts(row),
+            "publicKey": row.public_key,
+            "custody": custody,
+        }
+        change = Change(row.id, "participant.registered", (row.id,), facts)
+        record(session, party_signing_key(session, keys, row.id), change, now)
+        return view_of(row)
+
+
+def credential(db: Database, participant: str) -> dict[str, Any]:
+    """The participant's membership credential as the operator signed it; Conflict before
+    admission, and for a suspended participant (its credential does not make it active)."""
+    with db.transaction(read_only=True) as session:
+        row = repository.get_participant(session, participant_id(participant))
+        if row.status != "admitted" or not row.membership_credential:
+            raise Conflict(
+                f"{row.id} is {row.status}, so it holds no valid membership credential; the "
+                "operator admits (or reinstates) it first."
+            )
+        return {**row.membership_credential, "status": row.status}
+
+
+def _check_custody(custody: str) -> None:
+    if custody == "connector":
+        return
+    if custody.startswith("hosted:") and len(custody) <= MAX_CUSTODY:
+        try:
+            validate_slug(custody.removeprefix("hosted:"), "hosting service")
+        except InvalidInput:
+            pass
+        else:
+            return
+    raise InvalidInput(
+        f"The custody {custody!r} is neither 'connector' nor 'hosted:<hosting service>'; say "
+        "who holds the key."
+    )
+
+
+def load_public_key_b64(value: str) -> str:
+    """``value`` if it is a base64url Ed25519 public key, else one sentence."""
+    try:
+        load_public_key(value)
+    except (DataspaceError, ValueError) as exc:
+        raise InvalidInput(
+            "The public key is not a base64url Ed25519 public key (32 bytes); send the key "
+            "your connector made."
+        ) from exc
+    return value
 
 
 def admit(
@@ -189,7 +283,23 @@ def operator_signing_key(session: Session, keys: KeyStore) -> SigningKey:
     return keys.signing_key(OPERATOR_ID, _operator_row(session).public_key)
 
 
-def party_signing_key(session: Session, keys: KeyStore, participant: str) -> SigningKey:
+def party_signing_key(session: Session, keys: KeyStore, participant: str) -> Signer:
+    """What records ``participant``'s act: its key when this node holds it (development
+    mode), else the hub attesting the participant's own signed request in hand
+    (:mod:`dataspace.controlplane.acting`); Unauthorized when there is neither."""
+    row = repository.get_participant(session, participant_id(participant))
+    if keys.has(row.id):
+        return keys.signing_key(row.id, row.public_key)
+    in_hand = act_of(row.id)
+    if in_hand is None:
+        raise Unauthorized(
+            f"The key of {row.id!r} is not on this node and this is not its own signed "
+            f"request; {row.id} acts from its own connector."
+        )
+    return Attested(row.id, OPERATOR_ID, operator_signing_key(session, keys), in_hand)
+
+
+def local_signing_key(session: Session, keys: KeyStore, participant: str) -> SigningKey:
     """A participant's key from this node's key store, checked against the registry."""
     row = repository.get_participant(session, participant_id(participant))
     return keys.signing_key(row.id, row.public_key)
@@ -235,6 +345,8 @@ def view_of(row: ParticipantRow) -> ParticipantView:
         admitted_at=row.admitted_at,
         suspended_at=row.suspended_at,
         membership_valid_until=datetime.fromisoformat(until) if until else None,
+        custody=row.custody or "node",
+        endpoint=row.endpoint,
     )
 
 

@@ -43,6 +43,8 @@ class ParticipantView(_JsonView):
     admitted_at: datetime | None
     suspended_at: datetime | None
     membership_valid_until: datetime | None
+    custody: str = "node"  # who holds the key: connector, hosted:<who>, node (development)
+    endpoint: str | None = None  # the base URL of its connector
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,23 @@ class Grant(_JsonView):
     delivery_id: str
     url: str = field(repr=False)
     expires_at: datetime
+    product_id: str
+    version: int
+    sha256: str
+    rows: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Authorization(_JsonView):
+    """The hub's yes to a provider's connector: it may grant ``subscriber`` this delivery
+    now, by presigning ``object_key`` in its own bucket."""
+
+    delivery_id: str
+    agreement_id: str
+    provider: str
+    subscriber: str
+    object_key: str
     product_id: str
     version: int
     sha256: str

@@ -32,9 +32,9 @@ from dataspace.contracts.agreement import (
 )
 from dataspace.contracts.negotiation import Event, State
 from dataspace.controlplane import contract_state as cs
-from dataspace.controlplane.participants import OPERATOR_ID, party_signing_key, require_active
+from dataspace.controlplane.participants import local_signing_key, require_active
 from dataspace.controlplane.read_models import AgreementView
-from dataspace.errors import Unauthorized
+from dataspace.errors import Conflict, DataspaceError, InvalidInput, Unauthorized
 from dataspace.identity.keys import b64url_decode, b64url_encode
 from dataspace.identity.keys import verify as verify_signature
 from dataspace.identity.keystore import KeyStore
@@ -46,12 +46,41 @@ from dataspace.store.models import AgreementRow, NegotiationRow, ParticipantRow
 from dataspace.store.types import utcnow
 
 DEFAULT_TERM = timedelta(days=365)
+DRAFT_AGE = timedelta(minutes=10)  # how old a draft a remote provider may sign
+CLOCK_SKEW = timedelta(seconds=30)
+
+
+def draft(
+    db: Database, *, provider: str, negotiation_id: str, now: datetime | None = None
+) -> dict[str, object]:
+    """The agreement document the provider would sign now (for a provider whose key is on
+    its own connector: it signs this and sends it back with :func:`agree`)."""
+    now = now or utcnow()
+    with db.transaction(read_only=True) as session:
+        row = cs.visible_negotiation(session, provider, negotiation_id)
+        cs.require_party(row, provider, "provider", "agree")
+        seller = require_active(session, provider, now, "negotiate")
+        buyer = require_active(session, row.consumer_id, now, "negotiate")
+        policy = parse_policy(row.policy)
+        _check_grade(session, row, policy, buyer)
+        return agreement_json(_document(row, seller, buyer, policy, now))
 
 
 def agree(
-    db: Database, keys: KeyStore, *, provider: str, negotiation_id: str, now: datetime | None = None
+    db: Database,
+    keys: KeyStore,
+    *,
+    provider: str,
+    negotiation_id: str,
+    now: datetime | None = None,
+    document: dict[str, object] | None = None,
+    signature: bytes | None = None,
 ) -> AgreementView:
-    """The provider agrees: the grade is checked, the document drawn up and signed by it."""
+    """The provider agrees: the grade is checked, the document drawn up and signed by it.
+
+    A provider whose key is on its own connector passes the ``document`` it signed (a
+    :func:`draft`, at most :data:`DRAFT_AGE` old) and its ``signature``.
+    """
     now = now or utcnow()
     with db.transaction() as session:
         row = cs.visible_negotiation(session, provider, negotiation_id, for_update=True)
@@ -64,10 +93,15 @@ def agree(
         _check_grade(session, row, policy, buyer)
         if not cs.advance(row, Event.AGREE, now):
             return cs.view_of(row, None, now)
-        document = _document(row, seller, buyer, policy, now)
-        key = party_signing_key(session, keys, provider)
-        row.document = agreement_json(document)
-        row.provider_signature = b64url_encode(key.sign(agreement_signing_payload(document)))
+        drawn = _document(row, seller, buyer, policy, now)
+        if signature is None:
+            key = local_signing_key(session, keys, provider)
+            signature = key.sign(agreement_signing_payload(drawn))
+        else:
+            drawn = _signed_draft(row, seller, buyer, policy, document, now)
+            _check_signature(seller, signature, agreement_signing_payload(drawn))
+        row.document = agreement_json(drawn)
+        row.provider_signature = b64url_encode(signature)
         cs.record_step(
             session,
             keys,
@@ -101,19 +135,27 @@ def verify(
             return cs.view_of(row, None, now)
         payload = agreement_signing_payload(agreement_from_json(row.document or {}))
         if signature is None:
-            signature = party_signing_key(session, keys, consumer).sign(payload)
+            signature = local_signing_key(session, keys, consumer).sign(payload)
         _check_signature(taker, signature, payload)
         row.consumer_signature = b64url_encode(signature)
-        recorder = consumer if keys.has(consumer) else OPERATOR_ID
         facts = {"consumerSignature": row.consumer_signature}
-        cs.record_step(session, keys, recorder, "negotiation.verified", row, now=now, facts=facts)
+        cs.record_step(session, keys, consumer, "negotiation.verified", row, now=now, facts=facts)
         return cs.view_of(row, None, now)
 
 
 def finalize(
-    db: Database, keys: KeyStore, *, provider: str, negotiation_id: str, now: datetime | None = None
+    db: Database,
+    keys: KeyStore,
+    *,
+    provider: str,
+    negotiation_id: str,
+    now: datetime | None = None,
+    recorder: str | None = None,
 ) -> AgreementView:
-    """The provider checks both signatures and files the agreement: it is now in force."""
+    """Both signatures are checked against the registry and the agreement is filed: it is
+    now in force. The provider files it on a node that holds its key; the hub files it
+    (``recorder`` = the operator) once the consumer's signature arrives from its connector:
+    the ledger then shows both parties' signed steps before the operator's filing."""
     now = now or utcnow()
     with db.transaction() as session:
         row = cs.visible_negotiation(session, provider, negotiation_id, for_update=True)
@@ -136,7 +178,7 @@ def finalize(
         cs.record_step(
             session,
             keys,
-            provider,
+            recorder or provider,
             "agreement.finalized",
             row,
             now=now,
@@ -177,12 +219,42 @@ def _document(
     )
 
 
-def _check_signature(consumer: ParticipantRow, signature: bytes, payload: bytes) -> None:
+def _signed_draft(  # noqa: PLR0917 (the negotiation, its parties and terms, what was signed)
+    row: NegotiationRow,
+    seller: ParticipantRow,
+    buyer: ParticipantRow,
+    policy: Policy,
+    document: dict[str, object] | None,
+    now: datetime,
+) -> Agreement:
+    """The document a remote provider signed, if it is a recent draft of this negotiation."""
     try:
-        verify_signature(consumer.public_key, signature, payload)
+        signed = agreement_from_json(document or {})
+    except (DataspaceError, KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(
+            f"The agreement document sent for {row.id} is not a valid agreement document; "
+            "sign the draft the hub gives (GET /agreements/{id}/draft)."
+        ) from exc
+    if not now - DRAFT_AGE <= signed.valid_from <= now + CLOCK_SKEW:
+        raise Conflict(
+            f"The draft signed for {row.id} was drawn up at {signed.valid_from:%Y-%m-%d %H:%M} "
+            "UTC, too long ago; ask for a new draft and sign it."
+        )
+    expected = _document(row, seller, buyer, policy, signed.valid_from)
+    if agreement_json(expected) != agreement_json(signed):
+        raise Conflict(
+            f"The document signed for {row.id} is not the negotiated one (parties, product, "
+            "policy or terms differ); ask for the draft again and sign it as it is."
+        )
+    return signed
+
+
+def _check_signature(signer: ParticipantRow, signature: bytes, payload: bytes) -> None:
+    try:
+        verify_signature(signer.public_key, signature, payload)
     except Unauthorized as exc:
         raise Unauthorized(
-            f"The signature given for {consumer.id!r} does not verify against its registered "
+            f"The signature given for {signer.id!r} does not verify against its registered "
             "key; sign the agreement document again with the participant's own key."
         ) from exc
 

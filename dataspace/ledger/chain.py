@@ -6,10 +6,16 @@ and the actor signs that hash. Guarantees:
 
 - :func:`seal` is pure: the same previous entry, fields and key give the same entry
   (Ed25519 signatures are deterministic), so re-sealing after a crash is idempotent;
-- :func:`verify_chain` reads entries one at a time with O(1) memory and reports the FIRST
-  bad entry and why: changed, bad signature, removed (a sequence gap, or a tail cut below a
+- :func:`verify_chain` reads entries one at a time and reports the FIRST bad entry and why:
+  changed, bad signature (also: not the actor's own act, see
+  :mod:`dataspace.ledger.attestation`), removed (a sequence gap, or a tail cut below a
   checkpoint) or reordered (a sequence going back, a missing sequence that turns up later,
   or a previous-entry hash that does not match);
+- its memory does not grow with the ledger's length: it keeps the entry before, the
+  checkpoints, and the party steps of every agreement agreed or verified but not yet filed
+  or terminated, which the operator's filing of an agreement is checked against
+  (:class:`~dataspace.ledger.attestation.Filings`); so memory grows with the number of such
+  open agreements;
 - anyone holding the participants' public keys can verify; no secret is needed.
 
 The first entry has sequence 1 and previous hash :data:`GENESIS_HASH` (64 zeros).
@@ -27,6 +33,7 @@ from dataspace.canonical import canonical_json, sha256_hex, utc_iso
 from dataspace.errors import DataspaceError, InvalidInput, Unauthorized
 from dataspace.identity.keys import SigningKey, b64url_decode, b64url_encode, verify
 from dataspace.ids import participant_id
+from dataspace.ledger.attestation import Filings, attestation_problem
 from dataspace.ledger.checkpoint import Checkpoint, verify_checkpoint
 
 GENESIS_HASH = "0" * 64
@@ -50,6 +57,12 @@ class EntryFields:
     action: str
     subject_ids: tuple[str, ...]
     payload_hash: str
+    # Set when the hub records a participant's act: the hub (``sealer``) signs the entry, and
+    # the participant's own signed request (``attestation``, its body ``act_body``) proves
+    # that the participant asked for it (see dataspace.ledger.attestation).
+    sealer: str | None = None
+    attestation: str | None = None
+    act_body: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +75,14 @@ class LedgerEntry:
     payload_hash: str
     prev_hash: str
     entry_hash: str
-    signature: str  # base64url Ed25519 signature by the actor over the labelled entry hash
+    signature: str  # base64url Ed25519 signature by the sealer over the labelled entry hash
+    sealer: str = ""  # who signed the entry when not the actor itself (the hub recording an act)
+    attestation: str = ""  # the actor's signed request (an act token) when the hub sealed it
+    act_body: str = ""  # that request's body, checked against the act; not in the entry hash
+
+    @property
+    def signer(self) -> str:
+        return self.sealer or self.actor
 
 
 def payload_hash(payload: object) -> str:
@@ -73,13 +93,17 @@ def payload_hash(payload: object) -> str:
 def compute_entry_hash(entry: LedgerEntry) -> str:
     """The hash an entry must carry: canonical JSON of every field but hash and signature."""
     body = asdict(entry)
-    del body["entry_hash"], body["signature"]
+    del body["entry_hash"], body["signature"], body["act_body"]
+    if not body["sealer"] and not body["attestation"]:
+        del body["sealer"], body["attestation"]  # an entry sealed by its actor hashes as before
     return sha256_hex(canonical_json({"type": ENTRY_TYPE, **body}))
 
 
 def seal(prev: LedgerEntry | None, fields: EntryFields, signing_key: SigningKey) -> LedgerEntry:
-    """Append-ready entry following ``prev`` (None for the first), signed by the actor's key."""
+    """Append-ready entry following ``prev`` (None for the first), signed with ``signing_key``:
+    the actor's, or the sealer's when ``fields.sealer`` names another party."""
     _check_fields(fields)
+    sealer = "" if fields.sealer in (None, fields.actor) else fields.sealer
     unsigned = LedgerEntry(
         sequence=1 if prev is None else prev.sequence + 1,
         time=utc_iso(fields.time),
@@ -90,6 +114,9 @@ def seal(prev: LedgerEntry | None, fields: EntryFields, signing_key: SigningKey)
         prev_hash=GENESIS_HASH if prev is None else prev.entry_hash,
         entry_hash="",
         signature="",
+        sealer=sealer,
+        attestation=fields.attestation or "",
+        act_body=fields.act_body or "",
     )
     entry_hash = compute_entry_hash(unsigned)
     signature = signing_key.sign(SIGNATURE_LABEL + entry_hash.encode("ascii"))
@@ -120,13 +147,14 @@ def _check_fields(fields: EntryFields) -> None:
 
 
 def signature_valid(entry: LedgerEntry, public_key_of: PublicKeyOf) -> str | None:
-    """None if the actor's signature over the entry hash is valid, else why not."""
+    """None if the signer's signature over the entry hash is valid, else why not."""
     try:
         signature = b64url_decode(entry.signature)
-        public = public_key_of(entry.actor)
+        public = public_key_of(entry.signer)
         verify(public, signature, SIGNATURE_LABEL + entry.entry_hash.encode("ascii"))
     except DataspaceError as exc:
-        return f"its signature is not the actor {entry.actor!r}'s ({exc})"
+        whose = "actor" if entry.signer == entry.actor else "sealer"
+        return f"its signature is not the {whose} {entry.signer!r}'s ({exc})"
     return None
 
 
@@ -160,8 +188,9 @@ class VerifyResult:
             )
         if self.position is None:
             return f"The ledger cannot be checked, {self.problem}: {self.detail}."
+        sequence = "" if self.sequence is None else f" (sequence {self.sequence})"
         return (
-            f"The ledger is broken at entry #{self.position} (sequence {self.sequence}), "
+            f"The ledger is broken at entry #{self.position}{sequence}, "
             f"{self.problem}: {self.detail}."
         )
 
@@ -178,17 +207,19 @@ def verify_chain(
 
     ``public_key_of`` maps an actor id to its base64url public key and may raise NotFound.
     ``checkpoints`` are checked against ``operator_key`` and then against the entries.
-    ``after`` = (sequence, hash) of the entry before the first one given, to verify a tail.
+    ``after`` = (sequence, hash) of the entry before the first one given, to verify a tail;
+    an agreement the operator files in the tail must then have its party steps in it too.
     """
     vouched, failure = _vouched(checkpoints, operator_key)
     if failure is not None:
         return failure
     prev_sequence, prev_hash = after or (0, GENESIS_HASH)
     stream = iter(entries)
+    filings = Filings()
     count = 0
     for entry in stream:
         finding = _inspect(entry, prev_sequence, prev_hash, public_key_of, stream)
-        finding = finding or _against_checkpoint(entry, vouched)
+        finding = finding or _against_checkpoint(entry, vouched) or _filed(entry, filings)
         if finding is not None:
             problem, detail = finding
             return VerifyResult(
@@ -219,7 +250,7 @@ def _inspect_self(entry: LedgerEntry, public_key_of: PublicKeyOf) -> tuple[Probl
         intact = False
     if not intact:
         return Problem.CHANGED, "its content no longer matches its entry hash"
-    why = signature_valid(entry, public_key_of)
+    why = signature_valid(entry, public_key_of) or attestation_problem(entry, public_key_of)
     return None if why is None else (Problem.BAD_SIGNATURE, why)
 
 
@@ -245,6 +276,13 @@ def _inspect_order(
             "(an entry before it was replaced or moved)"
         )
     return None
+
+
+def _filed(entry: LedgerEntry, filings: Filings) -> tuple[Problem, str] | None:
+    """May the entry follow the ones before it (the operator files an agreement only after
+    both parties' steps)?"""
+    why = filings.problem(entry)
+    return None if why is None else (Problem.BAD_SIGNATURE, why)
 
 
 def _vouched(

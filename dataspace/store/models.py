@@ -93,6 +93,10 @@ class ParticipantRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     admitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who holds the private key: "connector" (the participant's own), "hosted:<who>" (a
+    # hosting service runs its connector) or "node" (single-process development mode).
+    custody: Mapped[str] = mapped_column(String(200), default="node", server_default="node")
+    endpoint: Mapped[str | None] = mapped_column(String(1024))  # its connector's base URL
 
 
 class ProductRow(Base):
@@ -265,6 +269,19 @@ class LedgerEntryRow(Base):
     prev_hash: Mapped[str | None] = mapped_column(HASH)  # None only before the first entry
     entry_hash: Mapped[str] = mapped_column(HASH, unique=True)
     signature: Mapped[str] = mapped_column(Text)
+    sealer: Mapped[str | None] = mapped_column(ID)  # the hub, when it recorded the actor's act
+    attestation: Mapped[str | None] = mapped_column(Text)  # the actor's signed request
+    act_body: Mapped[str | None] = mapped_column(Text)  # that request's body
+
+
+class UsedActRow(Base):
+    """An act the hub carried out, kept until it expires so that a replay is refused."""
+
+    __tablename__ = "used_acts"
+
+    token_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    actor: Mapped[str] = mapped_column(ID)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class LedgerHeadRow(Base):

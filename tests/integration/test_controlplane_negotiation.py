@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from dataspace.contracts.agreement import agreement_from_json, verify_agreement
-from dataspace.controlplane import agreements, negotiations, participants, signing
+from dataspace.controlplane import agreements, ledger, negotiations, participants, signing
+from dataspace.controlplane.acting import acting
 from dataspace.errors import Conflict, NotFound, Unauthorized
+from dataspace.identity.acts import mint_act, recorded_act
 from dataspace.identity.keys import b64url_decode, load_private_key
 from dataspace.policy.model import parse_policy
+from dataspace.store.models import LedgerEntryRow
 from tests.fixtures.controlplane import ARTIFACTS, CHAIN, PURPOSE, Space, use_policy
 
 pytestmark = pytest.mark.integration
@@ -202,17 +206,36 @@ def test_a_remote_consumer_signature_is_accepted_and_a_wrong_one_refused(market:
     wrong_key = load_private_key(market.keys.path_of("xcmg"))
     before = market.counts()
 
-    with pytest.raises(Unauthorized, match="does not verify against its registered key"):
+    # The consumer's key is elsewhere: its own signed request must be in hand (as the hub's
+    # API puts it), and the ledger keeps that request as the consumer's proof.
+    body = b'{"signature":"..."}'
+    token = mint_act("supplier-01", consumer_key, "POST", f"/agreements/{agreement_id}/sign", body)
+    act = recorded_act(token, consumer_key.public_key_b64)
+    with pytest.raises(Unauthorized, match="not on this node"):
+        signing.verify(
+            market.db, market.keys, consumer="supplier-01", negotiation_id=agreement_id,
+            signature=consumer_key.sign(payload),
+        )  # fmt: skip
+    with acting(act, body), pytest.raises(Unauthorized, match="does not verify against"):
         signing.verify(
             market.db, market.keys, consumer="supplier-01", negotiation_id=agreement_id,
             signature=wrong_key.sign(payload),
         )  # fmt: skip
     assert market.counts() == before
-    signing.verify(
-        market.db, market.keys, consumer="supplier-01", negotiation_id=agreement_id,
-        signature=consumer_key.sign(payload),
-    )  # fmt: skip
+    with acting(act, body):
+        signing.verify(
+            market.db, market.keys, consumer="supplier-01", negotiation_id=agreement_id,
+            signature=consumer_key.sign(payload),
+        )  # fmt: skip
     final = negotiations.accept(market.db, market.keys, actor="xcmg", negotiation_id=agreement_id)
 
     assert final.state == "FINALIZED"
     assert market.actions()[-2:] == ["negotiation.verified", "agreement.finalized"]
+    with market.db.transaction() as session:
+        verified = session.scalars(
+            select(LedgerEntryRow).where(LedgerEntryRow.action == "negotiation.verified")
+        ).one()
+        assert (verified.actor, verified.sealer, verified.attestation) == (
+            "supplier-01", "operator", token,
+        )  # fmt: skip
+    assert ledger.verify(market.db).ok

@@ -1,0 +1,159 @@
+"""The signed act of a request that changes something on the hub.
+
+:func:`signed_act` is a dependency for write routes: the bearer token must be an act
+(:mod:`dataspace.identity.acts`) made for exactly this method, path and body, by a registered
+participant, and not carried out before (its ``jti`` goes into ``used_acts`` until it
+expires; a second use is a 401 "replayed"). The route then runs its service inside
+:func:`dataspace.controlplane.acting.acting`, so the ledger keeps the act as the
+participant's proof.
+
+A registration is the one act whose signer is not registered yet: :func:`registration_act`
+checks it against the public key the registration itself declares (proof of possession).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy import delete
+
+from dataspace.api.auth import Caller, DatabaseDep, bearer, caller, public_key_lookup
+from dataspace.controlplane.acting import acting
+from dataspace.errors import Conflict, Unauthorized
+from dataspace.identity.acts import Act, check_act, is_act
+from dataspace.store import repository
+from dataspace.store.db import Database
+from dataspace.store.models import UsedActRow
+from dataspace.store.types import utcnow
+
+# Acts are kept this long after they were issued: longer than any act lives.
+KEEP_USED = timedelta(minutes=10)
+MAX_BODY = 4 * 1024 * 1024  # a manifest of many views is well under this
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    act: Act
+    body: bytes
+
+
+async def request_body(request: Request) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BODY:
+        raise HTTPException(
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            f"The request body is larger than {MAX_BODY} bytes; send less.",
+        )
+    return await request.body()
+
+
+def _checked(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None,
+    body: bytes,
+    db: Database,
+    public_key_of: Callable[[str], str],
+) -> SignedRequest:
+    if credentials is None:
+        raise _unauthenticated("Send the request's signed act: Authorization: Bearer <act>.")
+    try:
+        act = check_act(
+            credentials.credentials,
+            public_key_of,
+            method=request.method,
+            path=request.url.path,
+            body=body,
+        )
+        _use_once(db, act)
+    except Unauthorized as exc:
+        raise _unauthenticated(str(exc)) from exc
+    return SignedRequest(act, body)
+
+
+def signed_act(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    body: Annotated[bytes, Depends(request_body)],
+    db: DatabaseDep,
+) -> SignedRequest:
+    return _checked(request, credentials, body, db, public_key_lookup(db))
+
+
+def registration_act(public_key: str) -> Callable[..., SignedRequest]:
+    """Not a dependency: the registration route calls it with the key its body declares."""
+
+    def check(
+        request: Request,
+        credentials: HTTPAuthorizationCredentials | None,
+        body: bytes,
+        db: Database,
+    ) -> SignedRequest:
+        return _checked(request, credentials, body, db, lambda _participant: public_key)
+
+    return check
+
+
+def _use_once(db: Database, act: Act) -> None:
+    now = utcnow()
+    try:
+        with db.transaction() as session:
+            session.execute(delete(UsedActRow).where(UsedActRow.expires_at < now))
+            session.add(
+                UsedActRow(token_id=act.token_id, actor=act.actor, expires_at=now + KEEP_USED)
+            )
+    except Conflict as exc:
+        raise Unauthorized(
+            "This signed request was already carried out (a replay); sign a new one."
+        ) from exc
+
+
+def _unauthenticated(message: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+@dataclass(frozen=True)
+class ActingCaller:
+    """The caller of a write route: its act when it signed one, else (a caller using a
+    node that holds its key, development mode) a plain token."""
+
+    caller: Caller
+    signed: SignedRequest | None
+
+    @property
+    def participant_id(self) -> str:
+        return self.caller.participant_id
+
+    @contextmanager
+    def in_hand(self) -> Iterator[None]:
+        """Run the service with the act in hand, so the ledger keeps it as proof."""
+        if self.signed is None:
+            yield
+            return
+        with acting(self.signed.act, self.signed.body):
+            yield
+
+
+def acting_caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    body: Annotated[bytes, Depends(request_body)],
+    db: DatabaseDep,
+) -> ActingCaller:
+    if credentials is not None and is_act(credentials.credentials):
+        signed = _checked(request, credentials, body, db, public_key_lookup(db))
+        with db.transaction(read_only=True) as session:
+            row = repository.get_participant(session, signed.act.actor)
+        return ActingCaller(Caller(row.id, frozenset(row.roles), row.status), signed)
+    return ActingCaller(caller(credentials, db), None)
+
+
+SignedDep = Annotated[SignedRequest, Depends(signed_act)]
+ActingDep = Annotated[ActingCaller, Depends(acting_caller)]
