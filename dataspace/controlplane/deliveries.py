@@ -17,17 +17,20 @@ subscriber asks for a grant, lands the bytes, and signs a receipt. Rules enforce
   :data:`MAX_GRANT_LIFETIME`) for the object in the node's release bucket
   (``Settings.release_bucket``, see ADR 0007). Grants are reads: each is an audit log line,
   not a ledger entry; the ledger holds the delivery and its receipt, which bracket it;
+- **across processes the provider's connector grants** from its own bucket, after asking
+  :func:`authorize` (the same checks, asked by the delivery's provider) at that moment;
 - **a receipt is signed by the subscriber** over :func:`receipt_payload`, must name the
-  delivery's SHA-256 and row count, marks the delivery ``landed``, and writes one ledger
-  entry (``delivery.received``, sharing the delivery id as subject with the provider's entry)
-  and one DeliveryReceipt event in the same transaction. A second receipt is a no-op.
+  delivery's SHA-256 and row count (else :class:`OtherContent`, also after the first
+  receipt), marks the delivery ``landed``, and writes one ledger entry
+  (``delivery.received``, sharing the delivery id as subject with the provider's entry) and
+  one DeliveryReceipt event in the same transaction. A second, same receipt is a no-op.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,22 +43,20 @@ from dataspace.canonical import canonical_json, utc_iso
 from dataspace.contracts.agreement import agreement_from_json
 from dataspace.contracts.negotiation import State, TerminationReason
 from dataspace.controlplane import agreements
+from dataspace.controlplane.acting import ActInHand, act_of, carrying
 from dataspace.controlplane.evidence import Change, record
 from dataspace.controlplane.participants import (
     OPERATOR_ID,
-    operator_signing_key,
     party_signing_key,
     require_active,
 )
-from dataspace.controlplane.read_models import DeliveryView, Grant
-from dataspace.errors import Conflict, InvalidInput, Unauthorized
-from dataspace.events.envelope import encode
-from dataspace.events.registry import event_id_for
+from dataspace.controlplane.read_models import Authorization, DeliveryView, Grant
+from dataspace.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from dataspace.identity import tokens
 from dataspace.identity.keys import b64url_encode, verify
 from dataspace.identity.keystore import KeyStore
 from dataspace.ids import participant_id
-from dataspace.store import outbox, repository
+from dataspace.store import repository
 from dataspace.store.db import Database
 from dataspace.store.group_commit import group_commit
 from dataspace.store.models import (
@@ -90,19 +91,13 @@ def grant(
     now = now or utcnow()
     if not timedelta(seconds=1) <= lifetime <= MAX_GRANT_LIFETIME:
         raise InvalidInput(f"A grant lives between 1 s and {MAX_GRANT_LIFETIME}, not {lifetime}.")
-    # One read transaction decides a grant, unless a termination is due (then it is recorded).
-    with db.transaction(read_only=True) as session:
-        _held = _load_grant_rows(session, subscriber, delivery_id)  # kept: see there
+
+    def authenticated(session: Session) -> None:
         _authenticate(session, token, subscriber, now)
-        delivery = _own_delivery(session, subscriber, delivery_id)
-        view = _view(session, delivery)
-        object_key = delivery.object_key
-        decided = _deliverable_unless_due(session, view, now)
-    if not decided:
-        agreements.record_due_termination(db, keys, view.agreement_id, now)
-        with db.transaction(read_only=True) as session:
-            if not _deliverable_unless_due(session, view, now):
-                raise AssertionError("a termination recorded just now is due again")
+
+    view, object_key = _deliverable(
+        db, keys, subscriber, delivery_id, now, authenticate=authenticated
+    )
     url = presign(object_key, lifetime)
     log.info(
         "grant issued: delivery=%s subscriber=%s agreement=%s product=%s version=%s expires=%s",
@@ -123,6 +118,54 @@ def grant(
         rows=view.rows,
         bytes=view.bytes,
     )
+
+
+def authorize(
+    db: Database,
+    keys: KeyStore,
+    *,
+    provider: str,
+    subscriber: str,
+    delivery_id: str,
+    now: datetime | None = None,
+) -> Authorization:
+    """What the provider's connector needs to grant ``subscriber`` its delivery, if the
+    agreement allows it right now: the same checks as :func:`grant`, asked by the provider
+    (whose connector then presigns the object in its own bucket)."""
+    now = now or utcnow()
+    view, object_key = _deliverable(db, keys, subscriber, delivery_id, now, provider=provider)
+    log.info(
+        "delivery authorized: delivery=%s provider=%s subscriber=%s agreement=%s",
+        view.delivery_id,
+        provider,
+        subscriber,
+        view.agreement_id,
+    )
+    return Authorization(
+        delivery_id=view.delivery_id,
+        agreement_id=view.agreement_id,
+        provider=view.provider,
+        subscriber=view.subscriber,
+        object_key=object_key,
+        product_id=view.product_id,
+        version=view.version,
+        sha256=view.sha256,
+        rows=view.rows,
+        bytes=view.bytes,
+    )
+
+
+def delivery_of(db: Database, *, participant: str, delivery_id: str) -> DeliveryView:
+    """One delivery as its subscriber or its provider sees it; UnknownDelivery to others."""
+    with db.transaction(read_only=True) as session:
+        delivery = session.get(DeliveryRow, delivery_id)
+        view = None if delivery is None else _view(session, delivery)
+    if view is None or participant not in (view.subscriber, view.provider):
+        raise UnknownDelivery(
+            f"{participant!r} has no delivery with id {delivery_id!r}; "
+            "check the id in your DeliveryAnnounced event."
+        )
+    return view
 
 
 def receipt_payload(delivery_id: str, sha256: str, rows: int, landed_at: datetime) -> bytes:
@@ -151,8 +194,9 @@ def receipt(
     together (:mod:`dataspace.store.group_commit`): this returns once this one is durable.
     """
     given = _Receipt(
-        keys, subscriber, delivery_id, sha256, rows, landed_at, signature, now or utcnow()
-    )
+        keys, subscriber, delivery_id, sha256, rows, landed_at, signature, now or utcnow(),
+        act_of(subscriber),  # another thread may commit it: the act goes with the receipt
+    )  # fmt: skip
     return group_commit(db, _record_one).run(given)
 
 
@@ -166,9 +210,15 @@ class _Receipt:
     landed_at: datetime
     signature: bytes | None
     now: datetime
+    in_hand: ActInHand | None  # the subscriber's signed request, when it sent one
 
 
 def _record_one(session: Session, given: _Receipt) -> DeliveryView:
+    with carrying(given.in_hand):
+        return _record_in_hand(session, given)
+
+
+def _record_in_hand(session: Session, given: _Receipt) -> DeliveryView:
     delivery = _own_delivery(session, given.subscriber, given.delivery_id, for_update=True)
     _held = session.execute(  # one SELECT for what _view and the signer check get (kept)
         select(ReleaseRow, AgreementRow, ParticipantRow)
@@ -178,9 +228,9 @@ def _record_one(session: Session, given: _Receipt) -> DeliveryView:
         .join(ParticipantRow, ParticipantRow.id == DeliveryRow.subscriber_id)
         .where(DeliveryRow.id == delivery.id)
     ).first()
+    _require_same_content(delivery, given.sha256, given.rows)  # a second receipt too
     if delivery.state == "landed":
         return _view(session, delivery)
-    _require_same_content(delivery, given.sha256, given.rows)
     signer = repository.get_participant(session, given.subscriber)
     payload = receipt_payload(given.delivery_id, given.sha256, given.rows, given.landed_at)
     signature = given.signature
@@ -219,7 +269,50 @@ def due_deliveries(
         return due
 
 
+class UnknownDelivery(NotFound, Unauthorized):
+    """No delivery with this id for this party: someone else's reads like a missing one."""
+
+
+class OtherContent(Conflict, InvalidInput):
+    """A receipt naming other content than the delivery's (a conflict with what was sent)."""
+
+
 # -- internals ------------------------------------------------------------------------------
+
+
+def _deliverable(
+    db: Database,
+    keys: KeyStore,
+    subscriber: str,
+    delivery_id: str,
+    now: datetime,
+    *,
+    authenticate: Callable[[Session], None] | None = None,
+    provider: str | None = None,
+) -> tuple[DeliveryView, str]:
+    """The subscriber's delivery and its object key, if it may be fetched right now: the
+    grant's token authenticates first; a provider asking must be the delivery's.
+
+    One read transaction decides, unless a termination is due (then it is recorded)."""
+    with db.transaction(read_only=True) as session:
+        _held = _load_grant_rows(session, subscriber, delivery_id)  # kept: see there
+        if authenticate is not None:
+            authenticate(session)
+        delivery = _own_delivery(session, subscriber, delivery_id)
+        view = _view(session, delivery)
+        if provider is not None and view.provider != provider:
+            raise UnknownDelivery(
+                f"{provider!r} provides no delivery with id {delivery_id!r} to {subscriber!r}; "
+                "check the id the subscriber asked for."
+            )
+        object_key = delivery.object_key
+        decided = _deliverable_unless_due(session, view, now)
+    if not decided:
+        agreements.record_due_termination(db, keys, view.agreement_id, now)
+        with db.transaction(read_only=True) as session:
+            if not _deliverable_unless_due(session, view, now):
+                raise AssertionError("a termination recorded just now is due again")
+    return view, object_key
 
 
 def _authenticate(session: Session, token: str, subscriber: str, now: datetime) -> None:
@@ -260,7 +353,7 @@ def _own_delivery(
     """The delivery if it is the subscriber's; Unauthorized alike for others' and missing."""
     delivery = session.get(DeliveryRow, delivery_id, with_for_update=for_update or None)
     if delivery is None or delivery.subscriber_id != subscriber:
-        raise Unauthorized(
+        raise UnknownDelivery(
             f"{subscriber!r} has no delivery with id {delivery_id!r}; "
             "check the id in your DeliveryAnnounced event."
         )
@@ -332,7 +425,7 @@ def _require_same_content(delivery: DeliveryRow, sha256: str, rows: int) -> None
     if not isinstance(sha256, str) or SHA256_HEX.fullmatch(sha256) is None:
         raise InvalidInput(f"The receipt's SHA-256 {sha256!r} is not 64 lowercase hex digits.")
     if sha256 != delivery.sha256 or rows != delivery.row_count:
-        raise InvalidInput(
+        raise OtherContent(
             f"The receipt for {delivery.id!r} names SHA-256 {sha256} and {rows} rows, but the "
             f"delivery is {delivery.sha256} with {delivery.row_count} rows; land it again."
         )
@@ -351,14 +444,9 @@ def _check_receipt_signature(signer: ParticipantRow, signature: bytes, payload: 
 def _record_receipt(
     session: Session, keys: KeyStore, view: DeliveryView, signature: str, now: datetime
 ) -> None:
-    # A subscriber whose key is elsewhere sent its signature; the operator seals as recorder
-    # (as for a remote agreement signature, ADR 0006).
-    recorder = view.subscriber if keys.has(view.subscriber) else OPERATOR_ID
-    key = (
-        operator_signing_key(session, keys)
-        if recorder == OPERATOR_ID
-        else party_signing_key(session, keys, recorder)
-    )
+    # The subscriber's own key seals on a node that holds it; on the hub its signed request
+    # (the act in hand) is kept in the entry and the hub seals (dataspace.controlplane.acting).
+    key = party_signing_key(session, keys, view.subscriber)
     facts = {
         "deliveryId": view.delivery_id,
         "sha256": view.sha256,
@@ -367,16 +455,20 @@ def _record_receipt(
         "receiptSignature": signature,
     }
     subjects = (view.delivery_id, view.agreement_id, view.product_id, view.subscriber)
-    record(session, key, Change(recorder, RECEIPT_ACTION, subjects, facts), now)
-    event = encode("DeliveryReceipt", _receipt_body(view, recorder, now), key)
-    outbox.enqueue(session, event.topic, event.key, event.value, event.headers)
+    change = Change(
+        view.subscriber,
+        RECEIPT_ACTION,
+        subjects,
+        facts,
+        event="DeliveryReceipt",
+        event_body=_receipt_body(view, now),
+        event_coordinates=(view.delivery_id,),
+    )
+    record(session, key, change, now)
 
 
-def _receipt_body(view: DeliveryView, actor: str, now: datetime) -> Mapping[str, Any]:
+def _receipt_body(view: DeliveryView, now: datetime) -> Mapping[str, Any]:
     return {
-        "event_id": event_id_for("DeliveryReceipt", view.delivery_id),
-        "occurred_at": now,
-        "actor": actor,
         "delivery_id": view.delivery_id,
         "subscriber_id": view.subscriber,
         "sha256": view.sha256,

@@ -24,11 +24,13 @@ from dataspace.controlplane import (
     releases,
     reservations,
 )
+from dataspace.controlplane.acting import acting
 from dataspace.controlplane.deliveries import receipt_payload
 from dataspace.controlplane.read_models import DeliveryView
 from dataspace.errors import Conflict, InvalidInput, StoreBusy, Unauthorized
 from dataspace.events.envelope import decode
 from dataspace.identity import tokens
+from dataspace.identity.acts import mint_act, recorded_act
 from dataspace.identity.keys import SigningKey
 from dataspace.store.db import Database
 from dataspace.store.models import DeliveryRow, LedgerEntryRow, OutboxRow
@@ -303,21 +305,33 @@ def test_a_receipt_must_name_what_was_delivered_and_be_signed_by_the_subscriber(
     assert market.counts() == before
 
 
-def test_a_remote_subscribers_receipt_is_sealed_by_the_operator(
+def test_a_remote_subscribers_receipt_is_recorded_with_its_own_signed_request(
     market: Space, delivered: Delivered
 ) -> None:
     with market.db.transaction() as session:
-        key = participants.party_signing_key(session, market.keys, SUBSCRIBER)
-    market.keys.discard(SUBSCRIBER)  # the subscriber's key lives on its own node
+        key = participants.local_signing_key(session, market.keys, SUBSCRIBER)
+    market.keys.discard(SUBSCRIBER)  # the subscriber's key lives on its own connector
     landed_at = utcnow()
     payload = receipt_payload(
         delivered.delivery_id, delivered.stored.sha256, delivered.stored.rows, landed_at
     )
+    before = market.counts()
+    with pytest.raises(Unauthorized, match="not on this node"):  # no act: nobody can receipt
+        receive(market.db, market, delivered, landed_at, signature=key.sign(payload))
+    assert market.counts() == before
 
-    receive(market.db, market, delivered, landed_at, signature=key.sign(payload))
+    body = b'{"receipt":"as sent"}'
+    token = mint_act(SUBSCRIBER, key, "POST", f"/deliveries/{delivered.delivery_id}/receipt", body)
+    with acting(recorded_act(token, key.public_key_b64), body):
+        receive(market.db, market, delivered, landed_at, signature=key.sign(payload))
 
     assert market.actions()[-1] == "delivery.received"
-    assert ledger.latest(market.db, 1)[0].actor == "operator"
+    entry = ledger.latest(market.db, 1)[0]
+    assert entry.actor == SUBSCRIBER
+    with market.db.transaction() as session:
+        row = session.get(LedgerEntryRow, entry.sequence)
+        assert row is not None
+        assert (row.sealer, row.attestation) == ("operator", token)
     assert ledger.verify(market.db).ok
 
 
