@@ -15,7 +15,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from dataspace import __version__
-from dataspace.api import agreements, catalog, history, ledger, participants
+from dataspace.api import (
+    agreements,
+    catalog,
+    deliveries,
+    history,
+    ledger,
+    participants,
+    releases,
+)
 from dataspace.config import Settings
 from dataspace.errors import (
     Conflict,
@@ -49,7 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
         description=__doc__,
         lifespan=lifespan,
     )
-    for module in (participants, catalog, agreements, history, ledger):
+    for module in (participants, catalog, agreements, history, ledger, deliveries, releases):
         app.include_router(module.router)
     app.add_exception_handler(DataspaceError, _dataspace_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]

@@ -17,7 +17,9 @@ Rules enforced here:
   (ProductPublished keyed by the provider, DeliveryAnnounced keyed by the subscriber). An
   agreement that ended between the decision and this transaction is skipped, with a reason;
 - :func:`record_quarantine` writes the quarantined release with its report's key, one ledger
-  entry and a ReleaseQuarantined event, and no delivery.
+  entry and a ReleaseQuarantined event, and no delivery;
+- on the hub, a provider's connector records its release with a manifest
+  (:mod:`dataspace.controlplane.release_manifests`), which calls the two functions above.
 
 Nothing here touches the object store: the data plane writes objects first, and this module
 announces them only after they are complete (DESIGN §6).
@@ -34,12 +36,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dataspace.controlplane import agreements, reservations
+from dataspace.controlplane.acting import Signer
 from dataspace.controlplane.evidence import Change, record
 from dataspace.controlplane.participants import party_signing_key, require_active
 from dataspace.controlplane.read_models import AgreementView
 from dataspace.dataplane.layout import StoredObject
 from dataspace.errors import Conflict, InvalidInput, NotFound, Unauthorized
-from dataspace.identity.keys import SigningKey
 from dataspace.identity.keystore import KeyStore
 from dataspace.ids import participant_id, product_id
 from dataspace.policy.evaluate import Context, evaluate
@@ -128,7 +130,7 @@ def plan_release(
         require_active(session, provider, now, "publish releases")
         party_signing_key(session, keys, provider)  # signs the entries: it must be here
         token = reservations.new_token()
-        version = reservations.reserve(session, row.id, _last_version(session, row.id) + 1, token)
+        version = reservations.reserve(session, row.id, last_version(session, row.id) + 1, token)
         return ReleasePlan(row.id, provider, version, mode, row.schema_name, row.suite_name, token)
 
 
@@ -255,18 +257,19 @@ def record_quarantine(
 # -- internals ------------------------------------------------------------------------------
 
 
-def _last_version(session: Session, product: str) -> int:
+def last_version(session: Session, product: str) -> int:
+    """The last version of ``product`` recorded (0 when none)."""
     last = session.scalar(
         select(func.max(ReleaseRow.version)).where(ReleaseRow.product_id == product)
     )
     return int(last or 0)
 
 
-def _lock_version(session: Session, keys: KeyStore, plan: ReleasePlan) -> SigningKey:
+def _lock_version(session: Session, keys: KeyStore, plan: ReleasePlan) -> Signer:
     """Serialize publishers of the product and refuse a version someone else took meanwhile."""
     repository.get_product(session, plan.product_id, for_update=True)
     reservations.settle(session, plan.product_id, plan.version, plan.reservation)
-    if _last_version(session, plan.product_id) >= plan.version:
+    if last_version(session, plan.product_id) >= plan.version:
         raise Conflict(
             f"Version {plan.version} of {plan.product_id!r} was recorded by another publish "
             "meanwhile; publish again to get the next version."
@@ -309,7 +312,7 @@ def _release_body(plan: ReleasePlan) -> dict[str, Any]:
 
 def _record(  # noqa: PLR0917 (private; the call sites read as one sentence)
     session: Session,
-    key: SigningKey,
+    key: Signer,
     plan: ReleasePlan,
     action: str,
     event: str,
@@ -332,7 +335,7 @@ def _record(  # noqa: PLR0917 (private; the call sites read as one sentence)
 
 def announce_delivery(  # noqa: PLR0917 (one row, entry and event; callers name the roles)
     session: Session,
-    key: SigningKey,
+    key: Signer,
     plan: ReleasePlan,
     release: ReleaseRow,
     delivery: Delivery,
@@ -343,6 +346,9 @@ def announce_delivery(  # noqa: PLR0917 (one row, entry and event; callers name 
     with the provider's ``key``, in the caller's transaction."""
     identifier = delivery_id(delivery.agreement_id, plan.version)
     stored = delivery.stored
+    # The product id is a subject too: the hub attests the entry with the provider's
+    # manifest, whose ``product`` field names it (dataspace.ledger.attestation.RULES).
+    subjects = (identifier, delivery.agreement_id, plan.ref, delivery.subscriber, plan.product_id)
     session.add(
         DeliveryRow(
             id=identifier,
@@ -372,7 +378,7 @@ def announce_delivery(  # noqa: PLR0917 (one row, entry and event; callers name 
     change = Change(
         plan.provider,
         "delivery.announced",
-        (identifier, delivery.agreement_id, plan.ref, delivery.subscriber),
+        subjects,
         {**body, "objectKey": stored.key, "deliveriesMade": deliveries_made},
         about=delivery.subscriber,
         event="DeliveryAnnounced",

@@ -18,6 +18,12 @@
 6. **relay** the outbox once, so events go out at once when the broker is up. A broker that
    is down does not fail the publish: the events wait in the outbox for ``dataspace relay``.
 
+Steps 1, 3, 5 and 6 are the control plane's: the publish asks a
+:class:`~dataspace.publishing.desk.ReleaseDesk` for them, this node's own
+(:class:`~dataspace.publishing.desk.LocalDesk`, the default) or the hub's from a provider's
+connector (:class:`~dataspace.connector.release_desk.HubDesk`). Steps 2 and 4 (the bytes)
+always run on the node given, with its bucket and its mask secret.
+
 Re-running a publish that crashed before step 5 writes to the same keys (the version was
 never recorded, so it is handed out again): a release or view already complete with the same
 content is reused, and one left with other content by the crashed attempt is discarded and
@@ -47,7 +53,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dataspace.canonical import file_sha256
-from dataspace.controlplane import releases, reservations
+from dataspace.controlplane import releases
 from dataspace.controlplane.releases import Delivery, QualityFacts, Recipient, ReleasePlan
 from dataspace.dataplane.handoff import Handoff
 from dataspace.dataplane.layout import StoredObject, report_key, version_prefix
@@ -59,8 +65,8 @@ from dataspace.dataplane.views import ViewPass, ViewRequest
 from dataspace.errors import Conflict, InvalidInput
 from dataspace.identity.keystore import KeyStore
 from dataspace.node import Node
+from dataspace.publishing.desk import LocalDesk, Recorded, ReleaseDesk
 from dataspace.quality.gate import QualityReport, Suite, Validation
-from dataspace.store.db import Database
 from dataspace.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -113,6 +119,7 @@ class PublishSummary:
     events_pending: int = 0
     relay_error: str | None = None
     seconds: float = 0.0
+    held: bool = False  # recorded nowhere yet: the manifest is sent when the hub is back
 
     @property
     def delivered(self) -> tuple[DeliveryLine, ...]:
@@ -145,27 +152,22 @@ def publish(
     mode: str = "snapshot",
     progress: Progress | None = None,
     now: datetime | None = None,
+    desk: ReleaseDesk | None = None,
 ) -> PublishSummary:
     """Publish ``source`` as the next release of ``product_id`` (see the module docstring).
 
-    The events go out through the node's one Kafka sender (a new idempotent producer costs
-    about half a second against Tansu, so a process that publishes often keeps one).
+    ``desk`` is the control plane (this node's when None). The events go out through the
+    node's one Kafka sender (a new idempotent producer costs about half a second against
+    Tansu, so a process that publishes often keeps one).
     """
     started, now, progress = time.monotonic(), now or utcnow(), progress or _Silent()
-    db, keys = node.db, node.keys
-    plan = releases.plan_release(
-        db, keys, product=product_id, provider=provider, mode=mode, now=now
-    )
+    desk = desk or LocalDesk(node)
+    plan = desk.plan(product_id, provider, mode, now)
     try:
-        summary = _publish_reserved(node, plan, source, progress, now)
+        summary = _publish_reserved(node, desk, plan, source, progress, now)
     except BaseException:
-        reservations.give_back(db, plan.product_id, plan.reservation)
+        desk.give_back(plan)
         raise
-    flushed = node.flush_outbox()
-    summary = replace(
-        summary, events_sent=flushed.sent, events_pending=flushed.pending,
-        relay_error=flushed.error,
-    )  # fmt: skip
     log.info(
         "publish finished",
         extra={"product": plan.product_id, "version": plan.version, "status": summary.status},
@@ -176,23 +178,35 @@ def publish(
 # -- the steps ------------------------------------------------------------------------------
 
 
-def _publish_reserved(
-    node: Node, plan: ReleasePlan, source: Path, progress: Progress, now: datetime
+def _publish_reserved(  # noqa: PLR0917 (a step of the story)
+    node: Node,
+    desk: ReleaseDesk,
+    plan: ReleasePlan,
+    source: Path,
+    progress: Progress,
+    now: datetime,
 ) -> PublishSummary:
-    """Steps 2-5, while this publish holds the version (renewed after each long step)."""
-    db, keys = node.db, node.keys
+    """Steps 2-6, while this publish holds the version (renewed after each long step)."""
     given = checked_input(node.product_schema(plan.schema_name), source)
     store = node.release_store()
-    recipients = releases.recipients(db, keys, plan, now)
-    requests = view_requests(keys, recipients)
+    recipients = desk.recipients(plan, now)
+    requests = view_requests(node.keys, recipients)
     suite = node.suite(plan.suite_name)
     report, release, deliveries = write_with_views(store, suite, plan, given, requests, progress)
-    reservations.renew(db, plan.product_id, plan.reservation)
+    desk.renew(plan)
     if not report.passed:
         store.discard(version_prefix(plan.product_id, plan.version))
-        return quarantine(db, keys, store, plan, given, report, now)
-    late = releases.record_publication(db, keys, plan, release, deliveries, now=now)
-    return summarize(plan, release, report, recipients, deliveries, late)
+        return quarantine(desk, store, plan, given, report, now)
+    recorded = desk.record_publication(plan, release, deliveries, now)
+    summary = summarize(plan, release, report, recipients, deliveries, list(recorded.late))
+    return _with_relay(summary, recorded)
+
+
+def _with_relay(summary: PublishSummary, recorded: Recorded) -> PublishSummary:
+    return replace(
+        summary, events_sent=recorded.events_sent, events_pending=recorded.events_pending,
+        relay_error=recorded.relay_error, held=recorded.held,
+    )  # fmt: skip
 
 
 def checked_input(avro: dict[str, Any], source: Path) -> _Input:
@@ -208,8 +222,7 @@ def checked_input(avro: dict[str, Any], source: Path) -> _Input:
 
 
 def quarantine(  # noqa: PLR0917 (a step of the story; arguments in the order they are used)
-    db: Database,
-    keys: KeyStore,
+    desk: ReleaseDesk,
     store: ObjectStore,
     plan: ReleasePlan,
     given: _Input,
@@ -226,10 +239,8 @@ def quarantine(  # noqa: PLR0917 (a step of the story; arguments in the order th
         for item in report.failed_expectations
     )
     quality = QualityFacts(int(report.statistics["evaluated_expectations"]), len(failed), failed)
-    releases.record_quarantine(
-        db, keys, plan, rejected=rejected, report=stored_report, quality=quality, now=now
-    )
-    return PublishSummary(
+    recorded = desk.record_quarantine(plan, rejected, stored_report, quality, now)
+    summary = PublishSummary(
         plan.product_id,
         plan.version,
         plan.mode,
@@ -240,6 +251,7 @@ def quarantine(  # noqa: PLR0917 (a step of the story; arguments in the order th
         report.summary(),
         report_key=stored_report.key,
     )
+    return _with_relay(summary, recorded)
 
 
 def view_requests(keys: KeyStore, recipients: list[Recipient]) -> list[ViewRequest]:
