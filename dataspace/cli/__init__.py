@@ -11,13 +11,16 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from dataspace.cli import (
     agreement_commands,
     api_commands,
     application_commands,
     catalog_commands,
+    connector_commands,
     history_commands,
+    hub_commands,
     ledger_commands,
     operations_commands,
     participant_commands,
@@ -49,6 +52,8 @@ for commands in (
     publish_commands,
     operations_commands,
     history_commands,
+    hub_commands,
+    connector_commands,
 ):
     commands.register_commands(app)
 
@@ -63,7 +68,10 @@ def main(argv: list[str] | None = None) -> None:
         # Outside standalone mode click returns the code of a `typer.Exit` instead of exiting.
         code = app(args=argv, prog_name="dataspace", standalone_mode=False)
     except DataspaceError as exc:
-        err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+        # The sentence is text, not markup: "[a-z0-9]" in a message must print as it is.
+        err_console.print(
+            f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("Interrupted.")

@@ -104,6 +104,11 @@ def publish_command(
                     mode=mode,
                     progress=bars,
                 )
+    report_publish(summary, as_json=as_json)
+
+
+def report_publish(summary: PublishSummary, *, as_json: bool) -> None:
+    """Print what a publish did (here or on a connector); exit 8 when it was quarantined."""
     if as_json:
         print_json(summary.to_json())
     else:
@@ -142,6 +147,12 @@ def _print_summary(summary: PublishSummary) -> None:
                 for d in summary.deliveries
             ],
         )
+    if summary.held:
+        typer.echo(
+            "The hub could not be reached: the release is written and its manifest is held in "
+            "this connector; `dataspace connector flush` (or the next publish) sends it."
+        )
+        return
     events = f"Events: {summary.events_sent} sent, {summary.events_pending} pending in the outbox"
     if summary.relay_error:
         events += f" ({summary.relay_error}; `dataspace relay` sends them when Kafka is back)"

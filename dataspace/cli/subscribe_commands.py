@@ -17,8 +17,10 @@ from dataspace.errors import ServiceError
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from dataspace.agent.subscriber import SubscribeSummary
+    from dataspace.agent.control_plane import ControlPlane
+    from dataspace.agent.subscriber import SubscribeOptions, SubscribeSummary
     from dataspace.agent.worker import DownloadProgress
+    from dataspace.config import Settings
 
 
 class RichProgress:
@@ -87,7 +89,7 @@ def subscribe_command(
     """Land the deliveries announced to a subscriber: verified, atomically, receipted."""
     from dataspace.adapters.s3 import presigner  # noqa: PLC0415
     from dataspace.agent.control_plane import LocalControlPlane  # noqa: PLC0415
-    from dataspace.agent.subscriber import SubscribeOptions, subscribe  # noqa: PLC0415
+    from dataspace.agent.subscriber import SubscribeOptions  # noqa: PLC0415
     from dataspace.controlplane import participants  # noqa: PLC0415
     from dataspace.ids import participant_id  # noqa: PLC0415
 
@@ -99,8 +101,22 @@ def subscribe_command(
         control = LocalControlPlane(here.db, here.keys, presign, subscriber)
         target = landing or settings.state_dir / "landing" / subscriber
         options = SubscribeOptions(once=once, resync=resync)
-        with _progress(enabled=not as_json) as progress:
-            summary = subscribe(settings, control, target, options, progress=progress)
+        run_subscription(settings, control, target, options, as_json=as_json)
+
+
+def run_subscription(
+    settings: Settings,
+    control: ControlPlane,
+    target: Path,
+    options: SubscribeOptions,
+    *,
+    as_json: bool,
+) -> None:
+    """Run the agent (this node's or a connector's) and print what it did."""
+    from dataspace.agent.subscriber import subscribe  # noqa: PLC0415
+
+    with _progress(enabled=not as_json) as progress:
+        summary = subscribe(settings, control, target, options, progress=progress)
     if as_json:
         print_json(summary.to_json())
     else:

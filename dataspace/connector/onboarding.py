@@ -1,0 +1,149 @@
+"""Joining a data space from a connector: the key is made here, only its public half leaves.
+
+``init`` makes the connector's state directory, generates the participant's Ed25519 key in
+``keys/`` (0600) and sends the hub a registration *signed with that new key* (proof of
+possession: the hub checks the act against the key the registration declares, and the credit
+code's checksum). If the hub refuses the registration or cannot be reached, nothing of the new
+connector is left behind, so the command can simply be run again.
+
+``status`` asks the hub for the participant's record and, once the operator has admitted it,
+its membership credential, and checks that credential here against the operator's public key
+and against this connector's own key: a connector trusts the hub's registry, not its word.
+Suspension and reinstatement show at the next request, since every request is checked by the
+hub against the registry as it is then.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dataspace.canonical import canonical_json, utc_iso
+from dataspace.config import load_settings
+from dataspace.connector.hub_client import HubClient, json_body
+from dataspace.connector.state import (
+    Connector,
+    ConnectorConfig,
+    config_path,
+    save_config,
+)
+from dataspace.errors import ConfigError, Conflict, DataspaceError, Unauthorized
+from dataspace.identity.acts import mint_act
+from dataspace.identity.keys import b64url_decode, verify
+from dataspace.identity.keystore import KeyStore
+
+REGISTRATION_PATH = "/participants/registrations"
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """What a participant declares about itself when its connector registers it."""
+
+    participant: str
+    name: str
+    uscc: str
+    roles: tuple[str, ...]
+    region: str
+    chains: tuple[str, ...] = ()
+
+
+def init(
+    directory: Path,
+    hub_url: str,
+    declaration: Declaration,
+    *,
+    endpoint: str | None = None,
+    custody: str = "connector",
+    settings: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Make the connector in ``directory`` and register its participant with the hub."""
+    directory = directory.resolve()
+    if config_path(directory).exists():
+        raise Conflict(
+            f"{directory} already holds a connector; use another --state directory, or "
+            "`dataspace connector status` to see this one."
+        )
+    config = ConnectorConfig(
+        declaration.participant, hub_url.rstrip("/"), endpoint, custody, dict(settings or {})
+    )
+    try:
+        load_settings(state_dir=directory, **config.settings)  # a bad setting: nothing is made
+    except ConfigError as exc:
+        raise ConfigError(
+            f"{str(exc).split(';')[0]}; give a valid value to `connector init` (--bucket, "
+            "--s3-endpoint, --kafka ...)."
+        ) from exc
+    created = not directory.exists()
+    keys = KeyStore(directory / "keys")
+    try:
+        key = keys.create(declaration.participant)
+        body = json_body(
+            {
+                "id": declaration.participant,
+                "name": declaration.name,
+                "uscc": declaration.uscc,
+                "roles": list(declaration.roles),
+                "region": declaration.region,
+                "industry_chains": list(declaration.chains),
+                "public_key": key.public_key_b64,
+                "endpoint": endpoint,
+                "custody": custody,
+            }
+        )
+        act = mint_act(declaration.participant, key, "POST", REGISTRATION_PATH, body)
+        hub = HubClient(config.hub_url, declaration.participant, key)
+        try:
+            registered: dict[str, Any] = hub.post_signed(REGISTRATION_PATH, body, act)
+        finally:
+            hub.close()
+        save_config(directory, config)
+    except BaseException:
+        _remove(directory, keys, declaration.participant, created)
+        raise
+    return registered
+
+
+def status(connector: Connector) -> dict[str, Any]:
+    """The participant's record at the hub, with its credential checked here when admitted."""
+    record: dict[str, Any] = connector.hub.get(f"/participants/{connector.participant}")
+    if record.get("public_key") != connector.key.public_key_b64:
+        raise Unauthorized(
+            f"The hub's registry holds another public key for {connector.participant} than "
+            "this connector's key; the registry or this key file was changed, tell the operator."
+        )
+    result = {**record, "credential": None, "credential_verified": False}
+    if record.get("status") == "admitted":
+        credential = connector.hub.get(f"/participants/{connector.participant}/credential")
+        operator = connector.hub.get("/participants/operator")
+        check_credential(credential, operator["public_key"], connector.key.public_key_b64)
+        result.update(credential=credential, credential_verified=True)
+    return result
+
+
+def check_credential(credential: dict[str, Any], operator_key: str, own_key: str) -> None:
+    """Unauthorized unless the operator signed this credential for this connector's key."""
+    signed = {k: v for k, v in credential.items() if k not in ("signature", "status")}
+    try:
+        verify(operator_key, b64url_decode(str(credential["signature"])), canonical_json(signed))
+    except (DataspaceError, KeyError) as exc:
+        raise Unauthorized(
+            "The membership credential the hub sent is not signed by the operator's key; do "
+            "not rely on it, and tell the operator."
+        ) from exc
+    if str(signed.get("validUntil", "")) <= utc_iso(datetime.now(UTC)):
+        raise Unauthorized("The membership credential has expired; ask the operator to renew it.")
+    if signed.get("publicKey") != own_key:
+        raise Unauthorized(
+            "The membership credential is for another key than this connector's; tell the operator."
+        )
+
+
+def _remove(directory: Path, keys: KeyStore, participant: str, created: bool) -> None:
+    """Leave nothing of a connector whose registration did not go through."""
+    keys.discard(participant)
+    config_path(directory).unlink(missing_ok=True)
+    if created:
+        shutil.rmtree(directory, ignore_errors=True)
