@@ -29,12 +29,24 @@ def test_the_demo_story_holds(tmp_path: Path) -> None:
 
     printed = output.getvalue()
     assert "The ledger is intact" in printed
+    assert "offline, with the participants' own keys" in printed
     assert "quarantined" in printed
     assert "(revoked)" in printed
     assert "(expired)" in printed
-    landing = tmp_path / "state" / "demo" / "landing"
-    assert list((landing / "supplier-04").rglob("*.parquet")) == []  # expired
-    versions = sorted(p.parent.name for p in (landing / "supplier-03").rglob("*.parquet"))
+    assert "asked for week 2 again: refused" in printed
+    demo = tmp_path / "state" / "demo"
+    assert list((demo / "supplier-04" / "landed").rglob("*.parquet")) == []  # expired
+    versions = sorted(p.parent.name for p in (demo / "supplier-03" / "landed").rglob("*.parquet"))
     assert versions == ["1"]  # revoked before version 3; version 2 was quarantined
-    masked = pq.read_table(next((landing / "supplier-02").rglob("*.parquet")))
+    suspended = sorted(p.parent.name for p in (demo / "supplier-02" / "landed").rglob("*.parquet"))
+    assert suspended == ["1"]  # suspended after week 2 was announced: its grant was refused
+    masked = pq.read_table(next((demo / "supplier-02" / "landed").rglob("*.parquet")))
     assert masked.column("unit_price_cny").type == "string"
+    # Each party's directory holds its own key and nobody else's; the hub only the operator's.
+    keys = {d.name: sorted(k.stem for k in (d / "keys").glob("*.pem")) for d in demo.iterdir()
+            if (d / "keys").is_dir()}  # fmt: skip
+    assert keys == {
+        "hub": ["operator"],
+        "xcmg": ["xcmg"],
+        **{f"supplier-0{n}": [f"supplier-0{n}"] for n in range(1, 5)},
+    }

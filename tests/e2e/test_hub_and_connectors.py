@@ -1,0 +1,413 @@
+"""A hub and connectors as separate processes: onboarding, catalog and negotiation.
+
+Each party is its own process on its own state directory (dataspace.federation): the hub
+(`dataspace hub serve`) and every participant's connector (`dataspace connector ...`), which
+reaches the hub only over HTTP and signs every act with the key it made itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dataspace.config import Settings
+from dataspace.controlplane.evidence import Change, entry_of, record
+from dataspace.controlplane.participants import OPERATOR_ID, operator_signing_key
+from dataspace.federation import CommandFailed, Federation, Party
+from dataspace.identity.acts import mint_act
+from dataspace.identity.keys import SigningKey
+from dataspace.identity.keystore import KeyStore
+from dataspace.identity.uscc import make_uscc
+from dataspace.ledger.chain import EntryFields, payload_hash, seal
+from dataspace.scenario import own_rows_offer
+from dataspace.store import ledger_store
+from dataspace.store.db import Database
+from dataspace.store.models import LedgerEntryRow, ParticipantRow
+from dataspace.store.types import utcnow
+from tests.helpers import wait_for
+
+pytestmark = pytest.mark.e2e
+
+OPERATOR_USCC = make_uscc("12320000MB0000001")
+
+
+def _uscc(n: int) -> str:
+    return make_uscc(f"9132050{n:010d}")
+
+
+@pytest.fixture(scope="module")
+def federation(
+    stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Federation]:
+    with Federation(tmp_path_factory.mktemp("federation"), stack_settings) as space:
+        space.start_hub(name="江苏省数据枢纽（测试）", uscc=OPERATOR_USCC)
+        yield space
+
+
+@pytest.fixture(scope="module")
+def leader(federation: Federation) -> Party:
+    party = federation.join(
+        "xcmg", name="XCMG", uscc=_uscc(1), roles=("chain_leader",),
+        chains=("construction-machinery",), provider=True,
+    )  # fmt: skip
+    federation.operator("participant", "admit", "xcmg")
+    return party
+
+
+def _supplier(federation: Federation, number: int) -> Party:
+    participant = f"supplier-{number:02d}"
+    party = federation.join(
+        participant, name=f"Supplier {number}", uscc=_uscc(100 + number),
+        roles=("supplier",), chains=("construction-machinery",),
+    )  # fmt: skip
+    federation.operator("participant", "admit", participant)
+    return party
+
+
+def _offer(tmp: Path) -> Path:
+    path = tmp / "offer.json"
+    path.write_text(json.dumps(_policy_json()), encoding="utf-8")
+    return path
+
+
+def _policy_json() -> dict[str, object]:
+    return own_rows_offer("urn:test:orders:own-rows")
+
+
+def test_a_connector_makes_its_key_and_the_hub_holds_only_the_operators(
+    federation: Federation, leader: Party
+) -> None:
+    assert sorted(p.name for p in (leader.state / "keys").glob("*.pem")) == ["xcmg.pem"]
+    assert federation.operator("hub", "keys") == ["operator"]
+    status = federation.connector(leader, "status")
+    assert status["status"] == "admitted"
+    assert status["credential_verified"] is True
+    assert status["custody"] == "connector"
+    registry = federation.operator("participant", "show", "xcmg")
+    assert registry["public_key"] == status["public_key"]
+
+
+def test_a_connector_cannot_register_another_participants_id(federation: Federation) -> None:
+    party = federation.join("supplier-09", name="Supplier 9", uscc=_uscc(209), roles=("supplier",))
+    impostor = federation.root / "impostor"
+    with pytest.raises(CommandFailed) as failed:
+        federation.join(
+            "supplier-09", name="Impostor", uscc=_uscc(309), roles=("supplier",),
+            directory=impostor,
+        )  # fmt: skip
+    assert failed.value.code == 4  # Conflict: the id is taken
+    assert "already registered" in failed.value.stderr
+    assert not impostor.exists()  # the refused connector left nothing behind
+    # The first connector keeps its key; the refused one left nothing behind to retry over.
+    assert (party.state / "keys" / "supplier-09.pem").is_file()
+    assert (party.state / "connector.json").is_file()
+
+
+def test_both_parties_sign_on_their_own_connectors_and_the_hub_files_the_agreement(
+    federation: Federation, leader: Party, tmp_path: Path
+) -> None:
+    supplier = _supplier(federation, 1)
+    federation.connector(
+        leader, "product", "create", "--id", "purchase-orders", "--title-zh", "采购订单",
+        "--title-en", "Purchase orders", "--schema", "purchase_orders", "--suite",
+        "purchase_orders", "--chain", "construction-machinery", "--offer", str(_offer(tmp_path)),
+    )  # fmt: skip
+    requested = federation.connector(
+        supplier, "agreement", "request", "--product", "purchase-orders",
+        "--purpose", "supply-planning",
+    )  # fmt: skip
+    agreement = requested["agreement_id"]
+    assert requested["state"] == "REQUESTED"
+
+    too_early = federation.connector(supplier, "agreement", "sign", agreement, check=False)
+    assert isinstance(too_early, CommandFailed)
+    assert too_early.code == 4
+
+    agreed = federation.connector(leader, "agreement", "sign", agreement)
+    assert agreed["state"] == "AGREED"
+    final = federation.connector(supplier, "agreement", "sign", agreement)
+    assert final["state"] == "FINALIZED"
+    assert final["provider_signature"]
+    assert final["consumer_signature"]
+
+    entries = _ledger(federation)
+    steps = {e["action"]: e for e in entries if agreement in e["subject_ids"]}
+    assert steps["negotiation.requested"]["actor"] == "supplier-01"
+    assert steps["negotiation.agreed"]["actor"] == "xcmg"
+    assert steps["negotiation.verified"]["actor"] == "supplier-01"
+    assert steps["agreement.finalized"]["actor"] == "operator"
+    verified = federation.operator("ledger", "verify")
+    assert verified["ok"] is True
+
+
+def test_an_expired_or_suspended_participant_is_refused_at_its_next_request(
+    federation: Federation, leader: Party
+) -> None:
+    supplier = _supplier(federation, 2)
+    federation.operator("participant", "suspend", "supplier-02")
+    refused = federation.connector(
+        supplier, "agreement", "request", "--product", "purchase-orders",
+        "--purpose", "supply-planning", check=False,
+    )  # fmt: skip
+    assert isinstance(refused, CommandFailed)
+    assert "suspended" in refused.stderr
+    federation.operator("participant", "reinstate", "supplier-02")
+    requested = federation.connector(
+        supplier, "agreement", "request", "--product", "purchase-orders",
+        "--purpose", "supply-planning",
+        "--valid-until", (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+    )  # fmt: skip
+    assert requested["state"] == "REQUESTED"
+
+
+def _ledger(federation: Federation) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = federation.operator("ledger", "show", "--limit", "200")
+    return rows
+
+
+# -- the hub cannot forge -------------------------------------------------------------------
+
+
+def _forged_filing(session: Session, operator_key: SigningKey) -> None:
+    """The operator files an agreement nobody negotiated."""
+    subjects = ("agr-f0f0f0f0f0f0", "purchase-orders", "supplier-01", "xcmg")
+    record(session, operator_key, Change(OPERATOR_ID, "agreement.finalized", subjects), utcnow())
+
+
+def _forged_provider_step(session: Session, operator_key: SigningKey) -> None:
+    """The hub records the provider agreeing, without the provider's signed request."""
+    _append(session, operator_key, "xcmg", "negotiation.agreed", ("agr-f0f0f0f0f0f0",), "", "")
+
+
+def _forged_receipt(session: Session, operator_key: SigningKey) -> None:
+    """The hub records a receipt, attaching a genuine act of the subscriber's (its request)."""
+    genuine = session.scalars(
+        select(LedgerEntryRow).where(
+            LedgerEntryRow.action == "negotiation.requested", LedgerEntryRow.actor == "supplier-01"
+        )
+    ).first()
+    assert genuine is not None
+    assert genuine.attestation
+    subjects = ("dlv-agr-f0f0f0f0f0f0-v1", "agr-f0f0f0f0f0f0", "purchase-orders", "supplier-01")
+    _append(
+        session, operator_key, "supplier-01", "delivery.received", subjects,
+        genuine.attestation, genuine.act_body or "",
+    )  # fmt: skip
+
+
+def _forged_key_swap(session: Session, operator_key: SigningKey) -> None:
+    """The hub replaces the provider's registered key with one it made, and signs with it."""
+    fake = SigningKey.generate()
+    session.get(ParticipantRow, "xcmg").public_key = fake.public_key_b64  # type: ignore[union-attr]
+    path, body = "/agreements/agr-f0f0f0f0f0f0/sign", b'{"signature":"forged"}'
+    act = mint_act("xcmg", fake, "POST", path, body)
+    _append(
+        session, operator_key, "xcmg", "negotiation.agreed", ("agr-f0f0f0f0f0f0",), act,
+        body.decode(),
+    )  # fmt: skip
+
+
+def _append(  # noqa: PLR0917 (the fields of a forged entry)
+    session: Session,
+    operator_key: SigningKey,
+    actor: str,
+    action: str,
+    subjects: tuple[str, ...],
+    attestation: str,
+    act_body: str,
+) -> None:
+    fields = EntryFields(
+        utcnow(), actor, action, subjects, payload_hash({"forged": True}),
+        sealer=OPERATOR_ID, attestation=attestation or None, act_body=act_body or None,
+    )  # fmt: skip
+
+    def sealed(previous: LedgerEntryRow | None) -> dict[str, object]:
+        entry = seal(None if previous is None else entry_of(previous), fields, operator_key)
+        return {
+            "time": fields.time, "actor": actor, "action": action, "subject_ids": list(subjects),
+            "payload_hash": entry.payload_hash, "prev_hash": entry.prev_hash,
+            "entry_hash": entry.entry_hash, "signature": entry.signature,
+            "sealer": entry.sealer or None, "attestation": entry.attestation or None,
+            "act_body": entry.act_body or None,
+        }  # fmt: skip
+
+    ledger_store.append(session, sealed)
+
+
+@pytest.mark.parametrize(
+    "forge", [_forged_filing, _forged_provider_step, _forged_receipt, _forged_key_swap]
+)
+def test_the_hub_cannot_forge_an_agreement_or_a_receipt(
+    federation: Federation, leader: Party, tmp_path: Path, forge: Any
+) -> None:
+    """With the hub's whole database and key store, a forged entry fails the offline check
+    made with the participants' own public keys."""
+    assert sorted(p.name for p in (federation.hub_state / "keys").glob("*.pem")) == ["operator.pem"]
+    parties = [p for p in ("xcmg", "supplier-01") if p in federation.parties]
+    assert parties == ["xcmg", "supplier-01"], "runs after the negotiation test"
+    keys = {p: federation.connector(p, "status")["public_key"] for p in parties}
+    keys[OPERATOR_ID] = federation.operator("participant", "show", OPERATOR_ID)["public_key"]
+    keys_file = tmp_path / "keys.json"
+    keys_file.write_text(json.dumps(keys), encoding="utf-8")
+
+    stolen = tmp_path / "stolen.db"  # a consistent copy of the running hub's database
+    with (
+        sqlite3.connect(federation.hub_state / "control-plane.db") as source,
+        sqlite3.connect(stolen) as target,
+    ):
+        source.backup(target)
+    database = Database(f"sqlite:///{stolen}")
+    try:
+        with database.transaction() as session:
+            forge(session, operator_signing_key(session, KeyStore(federation.hub_state / "keys")))
+            forged = ledger_store.last_entry(session)
+            assert forged is not None
+            sequence = forged.sequence
+    finally:
+        database.dispose()
+    env = {
+        **federation.hub_environment(),
+        "DATASPACE_DATABASE_URL": f"sqlite:///{stolen}",
+    }
+    exported = tmp_path / "ledger.jsonl"
+    federation.run(["ledger", "export", str(exported)], env)
+
+    checked = federation.run(
+        ["ledger", "verify", "--offline", str(exported), "--keys", str(keys_file)],
+        _clean(),
+        check=False,
+    )
+    assert isinstance(checked, CommandFailed)
+    assert checked.code == 7
+    assert json.loads(checked.stdout)["sequence"] == sequence
+
+
+def test_the_genuine_ledger_verifies_offline_with_the_participants_keys(
+    federation: Federation, leader: Party, tmp_path: Path
+) -> None:
+    keys = {p: federation.connector(p, "status")["public_key"] for p in ("xcmg", "supplier-01")}
+    keys_file = tmp_path / "keys.json"
+    keys_file.write_text(json.dumps(keys), encoding="utf-8")
+    exported = tmp_path / "ledger.jsonl"
+    federation.operator("ledger", "export", str(exported))
+    result = federation.run(
+        ["ledger", "verify", "--offline", str(exported), "--keys", str(keys_file)], _clean()
+    )
+    assert result["ok"] is True
+
+
+def _clean() -> dict[str, str]:
+    """An auditor's machine: no DATASPACE_* settings, no state directory of anyone's."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("DATASPACE_")}
+
+
+# -- delivery across processes, and its faults ----------------------------------------------
+
+ORDERS_CSV = Path(__file__).resolve().parents[2] / "examples" / "purchase-orders-2026-W02.csv"
+
+
+def _landed(party: Party, version: int) -> list[Path]:
+    return sorted((party.state / "landed" / "purchase-orders" / str(version)).glob("*.parquet"))
+
+
+def _entries(federation: Federation, action: str, subject: str) -> list[dict[str, object]]:
+    return [e for e in _ledger(federation) if e["action"] == action and subject in e["subject_ids"]]
+
+
+def test_a_subscriber_waits_for_a_provider_connector_that_is_down_and_lands_when_it_is_back(
+    federation: Federation, leader: Party
+) -> None:
+    supplier = federation.parties["supplier-01"]  # concluded its agreement above
+    federation.subscribe(supplier)
+    published = federation.connector(
+        leader, "publish", "--product", "purchase-orders", str(ORDERS_CSV)
+    )
+    version = published["version"]
+    assert [line["subscriber"] for line in published["deliveries"] if not line["reason"]] == [
+        "supplier-01"
+    ]
+    time.sleep(3)  # the agent asks XCMG's connector, which is not running: it retries
+    assert _landed(supplier, version) == []
+    assert federation.running("supplier-01-agent")
+
+    federation.serve(leader)
+
+    landed = wait_for(lambda: _landed(supplier, version), timeout=60)
+    assert {r["supplier_id"] for r in pq.read_table(landed[0]).to_pylist()} == {"supplier-01"}
+    delivery = f"dlv-{published['deliveries'][0]['agreement_id']}-v{version}"
+    receipts = wait_for(lambda: _entries(federation, "delivery.received", delivery), timeout=30)
+    assert [r["actor"] for r in receipts] == ["supplier-01"]
+
+
+def test_a_publish_while_the_hub_is_down_writes_nothing_and_works_once_it_is_back(
+    federation: Federation, leader: Party
+) -> None:
+    """Without the hub no version can be reserved: one sentence, nothing written. (A hub lost
+    between reservation and manifest holds the manifest on the connector:
+    tests/integration/test_connector_publish.py.)"""
+    supplier = federation.parties["supplier-01"]
+    before = len(_entries(federation, "release.published", "purchase-orders"))
+    objects = sorted(p.name for p in (leader.state / "held").glob("*")) if (
+        leader.state / "held").exists() else []  # fmt: skip
+    federation.stop("hub")
+    down = federation.connector(leader, "publish", "--product", "purchase-orders",
+                                str(ORDERS_CSV), check=False)  # fmt: skip
+    assert isinstance(down, CommandFailed)
+    assert down.code == 6
+    assert "cannot be reached" in down.stderr
+    held = sorted(p.name for p in (leader.state / "held").glob("*")) if (
+        leader.state / "held").exists() else []  # fmt: skip
+    assert held == objects
+
+    federation.serve_hub()
+    published = federation.connector(
+        leader, "publish", "--product", "purchase-orders", str(ORDERS_CSV)
+    )
+    assert wait_for(lambda: _landed(supplier, published["version"]), timeout=60)
+    assert len(_entries(federation, "release.published", "purchase-orders")) == before + 1
+
+
+def test_each_long_running_party_opens_only_its_own_directory(
+    federation: Federation, leader: Party
+) -> None:
+    """The hub's, the provider connector's and the agent's processes hold open files only in
+    their own state directories (and the shared code and stack), sampled from /proc."""
+    own = {
+        "hub": federation.hub_state,
+        f"{leader.participant}-serve": leader.state,
+        "supplier-01-agent": federation.parties["supplier-01"].state,
+    }
+    parties = [federation.hub_state, *(p.state for p in federation.parties.values())]
+    for name, directory in own.items():
+        assert federation.running(name), name
+        opened = _open_files(federation.pid(name))
+        foreign = [
+            path for path in opened
+            for other in parties
+            if other != directory and path.is_relative_to(other)
+        ]  # fmt: skip
+        assert foreign == [], f"{name} has open files of other parties: {foreign}"
+        assert any(path.is_relative_to(directory) for path in opened), name
+
+
+def _open_files(pid: int) -> list[Path]:
+    found = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = str(fd.readlink())
+        except OSError:
+            continue
+        if target.startswith("/"):
+            found.append(Path(target))
+    return found
