@@ -261,6 +261,23 @@ agreement_app.command("reject")(_step("reject", "Decline before the agreement is
 agreement_app.command("revoke")(_step("revoke", "Provider: end an agreement at once."))
 
 
+@agreement_app.command("counter")
+def counter(
+    agreement: Annotated[str, typer.Argument(help="The agreement id (agr-...).")],
+    offer: Annotated[Path, typer.Option(help="The modified policy (an ODRL file).")],
+    state: StateOption = DEFAULT_STATE,
+    as_json: JsonFlag = False,
+) -> None:
+    """Provider: answer a request with a modified policy (the consumer accepts or rejects)."""
+    from dataspace.connector import negotiation  # noqa: PLC0415
+    from dataspace.connector.catalog import read_offer  # noqa: PLC0415
+
+    policy = read_offer(offer)
+    with opened(state) as connector:
+        view = negotiation.counter(connector, agreement, policy)
+    _show(view, as_json)
+
+
 @agreement_app.command("list")
 def list_agreements(state: StateOption = DEFAULT_STATE, as_json: JsonFlag = False) -> None:
     """Your negotiations and agreements, as the hub records them."""

@@ -146,11 +146,13 @@ def held_keys(directory: Path) -> list[str]:
 
 
 def register_commands(app: typer.Typer) -> None:
+    from dataspace.cli.agreement_commands import agreement_app  # noqa: PLC0415
     from dataspace.cli.ledger_commands import ledger_app  # noqa: PLC0415
     from dataspace.cli.participant_commands import participant_app  # noqa: PLC0415
 
     # The operator's commands on the hub's state: `dataspace hub --state DIR participant admit
-    # ID`, `... ledger export FILE` are `participant ...` and `ledger ...` run on that directory.
+    # ID`, `... ledger export FILE`, `... agreement approve ID` are those commands run on it.
     hub_app.add_typer(participant_app, name="participant")
     hub_app.add_typer(ledger_app, name="ledger")
+    hub_app.add_typer(agreement_app, name="agreement")  # approve, sweep, list: the operator's
     app.add_typer(hub_app, name="hub")

@@ -123,12 +123,13 @@ def show(
         return
     print_table(
         "Evidence ledger",
-        ("seq", "time", "actor", "action", "subjects", "hash"),
+        ("seq", "time", "actor", "signed on", "action", "subjects", "hash"),
         [
             (
                 e.sequence,
                 e.to_json()["time"],
                 e.actor,
+                e.signed_on,
                 e.action,
                 e.subject_ids,
                 e.entry_hash[:16] + "…",

@@ -79,6 +79,14 @@ def act(connector: Connector, agreement: str, step: str) -> dict[str, Any]:
     return result
 
 
+def counter(connector: Connector, agreement: str, policy: dict[str, Any]) -> dict[str, Any]:
+    """The provider answers with a modified policy (``POST /agreements/{id}/counter``)."""
+    result: dict[str, Any] = connector.hub.post(
+        f"/agreements/{checked_agreement_id(agreement)}/counter", {"policy": policy}
+    )
+    return result
+
+
 def _provider_signs(connector: Connector, current: dict[str, Any]) -> dict[str, Any]:
     identifier = current["agreement_id"]
     draft = connector.hub.get(f"/agreements/{identifier}/draft")

@@ -81,11 +81,16 @@ def checkpoint(db: Database, keys: KeyStore, *, now: datetime | None = None) -> 
 
 
 def latest(db: Database, limit: int = 20) -> list[LedgerEntryView]:
-    """The newest ``limit`` entries, oldest first."""
+    """The newest ``limit`` entries, oldest first, each with how its actor's act was signed:
+    ``own key`` (sealed by the actor), ``connector`` / ``hosted:<who>`` (the hub recorded the
+    actor's signed request; the custody the registry holds), or ``node`` (development mode: the
+    node that sealed it holds the actor's key)."""
     with db.transaction() as session:
         newest = select(LedgerEntryRow).order_by(LedgerEntryRow.sequence.desc()).limit(limit)
         rows = list(session.scalars(newest))
-        return [_entry_view(row) for row in reversed(rows)]
+        pairs = session.execute(select(ParticipantRow.id, ParticipantRow.custody))
+        custody: dict[str, str] = {row[0]: row[1] for row in pairs}
+        return [_entry_view(row, custody.get(row.actor)) for row in reversed(rows)]
 
 
 def _announcement(signed: Checkpoint) -> dict[str, Any]:
@@ -120,7 +125,7 @@ def _view(row: LedgerCheckpointRow) -> CheckpointView:
     return CheckpointView(row.sequence, row.head_hash, row.signer, row.created_at)
 
 
-def _entry_view(row: LedgerEntryRow) -> LedgerEntryView:
+def _entry_view(row: LedgerEntryRow, custody: str | None) -> LedgerEntryView:
     return LedgerEntryView(
         sequence=row.sequence,
         time=row.time,
@@ -129,4 +134,15 @@ def _entry_view(row: LedgerEntryRow) -> LedgerEntryView:
         subject_ids=tuple(row.subject_ids),
         payload_hash=row.payload_hash,
         entry_hash=row.entry_hash,
+        sealer=row.sealer or row.actor,
+        signed_on=_signed_on(row, custody),
     )
+
+
+def _signed_on(row: LedgerEntryRow, custody: str | None) -> str:
+    """Where the actor's signature was made, as the entry and the registry tell it."""
+    if row.attestation:
+        return custody if custody and custody != "node" else "connector"
+    if row.actor == OPERATOR_ID:
+        return "hub"
+    return "node (development mode)" if (custody or "node") == "node" else "own key"

@@ -113,6 +113,8 @@ class LedgerEntryView(_JsonView):
     subject_ids: tuple[str, ...]
     payload_hash: str
     entry_hash: str
+    sealer: str = ""  # who signed the entry: the actor, or the hub recording the actor's act
+    signed_on: str = ""  # connector, hosted:<who>, hub, or node (development mode)
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,9 @@ def test_both_parties_sign_on_their_own_connectors_and_the_hub_files_the_agreeme
     assert steps["negotiation.agreed"]["actor"] == "xcmg"
     assert steps["negotiation.verified"]["actor"] == "supplier-01"
     assert steps["agreement.finalized"]["actor"] == "operator"
+    assert [steps[a]["signed_on"] for a in ("negotiation.agreed", "agreement.finalized")] == [
+        "connector", "hub",
+    ]  # fmt: skip
     verified = federation.operator("ledger", "verify")
     assert verified["ok"] is True
 
@@ -174,6 +177,48 @@ def test_an_expired_or_suspended_participant_is_refused_at_its_next_request(
 def _ledger(federation: Federation) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = federation.operator("ledger", "show", "--limit", "200")
     return rows
+
+
+def test_reject_counter_and_the_operators_approval_each_come_from_the_acting_party(
+    federation: Federation, leader: Party, tmp_path: Path
+) -> None:
+    supplier = _supplier(federation, 3)
+    federation.connector(
+        leader, "product", "create", "--id", "quality-specs", "--title-zh", "质量规范",
+        "--title-en", "Quality specifications", "--schema", "purchase_orders", "--suite",
+        "purchase_orders", "--grade", "important", "--offer", str(_offer(tmp_path)),
+    )  # fmt: skip
+    request = ["agreement", "request", "--product", "quality-specs", "--purpose", "supply-planning"]
+
+    first = federation.connector(supplier, *request)["agreement_id"]
+    rejected = federation.connector(leader, "agreement", "reject", first)
+    assert rejected["state"] == "TERMINATED"
+
+    second = federation.connector(supplier, *request)["agreement_id"]
+    unapproved = federation.connector(leader, "agreement", "sign", second, check=False)
+    assert isinstance(unapproved, CommandFailed)
+    assert "operator" in unapproved.stderr  # important grade: the operator approves first
+    countered = tmp_path / "countered.json"
+    countered.write_text(json.dumps(own_rows_offer("urn:test:specs:countered")), "utf-8")
+    offered = federation.connector(
+        leader, "agreement", "counter", second, "--offer", str(countered)
+    )
+    assert offered["state"] == "OFFERED"
+    assert federation.connector(supplier, "agreement", "accept", second)["state"] == "ACCEPTED"
+    federation.operator("hub", "agreement", "approve", second)
+    assert federation.connector(leader, "agreement", "sign", second)["state"] == "AGREED"
+    filed = federation.connector(supplier, "agreement", "sign", second)
+    assert filed["state"] == "FINALIZED"
+    assert filed["policy"]["uid"] == "urn:test:specs:countered"
+
+    actors = {e["action"]: e["actor"] for e in _ledger(federation) if second in e["subject_ids"]}
+    assert actors == {
+        "negotiation.requested": "supplier-03", "negotiation.offered": "xcmg",
+        "negotiation.accepted": "supplier-03", "negotiation.approved": "operator",
+        "negotiation.agreed": "xcmg", "negotiation.verified": "supplier-03",
+        "agreement.finalized": "operator",
+    }  # fmt: skip
+    assert federation.operator("ledger", "verify")["ok"] is True
 
 
 # -- the hub cannot forge -------------------------------------------------------------------

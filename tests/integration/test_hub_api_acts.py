@@ -86,6 +86,10 @@ def test_a_connector_registers_with_a_key_it_proves_it_holds(
         assert (entry.actor, entry.sealer) == ("supplier-77", "operator")
         assert entry.act_body == body.decode()
     assert ledger.verify(market.db).ok
+    shown = ledger.latest(market.db, 1)[0]
+    assert (shown.actor, shown.sealer, shown.signed_on) == (
+        "supplier-77", "operator", "hosted:sme-cloud",
+    )  # fmt: skip
 
 
 def test_a_registration_signed_with_another_key_is_refused(hub: TestClient, market: Space) -> None:

@@ -272,3 +272,19 @@ def test_a_replayed_grant_request_gets_no_second_url(world: World) -> None:
     assert again.status_code == 401
     assert "already answered" in again.json()["detail"]
     assert "url" not in again.json()
+
+
+def test_only_the_deliverys_provider_may_ask_the_hub_and_only_for_its_subscriber(
+    world: World,
+) -> None:
+    """A grant asked of the wrong provider's connector gets nothing: the hub tells only the
+    delivery's own provider, and only about the subscriber it is for."""
+    path = f"/deliveries/{world.delivered.delivery_id}/authorization"
+    wrong_provider = HubClient(world.hub.url, SUBSCRIBER, world.subscriber.key)
+    with pytest.raises((NotFound, Unauthorized)):
+        wrong_provider.get(path, params={"subscriber": SUBSCRIBER})
+    wrong_provider.close()
+    with pytest.raises((NotFound, Unauthorized)):
+        world.provider.hub.get(path, params={"subscriber": "supplier-02"})
+    allowed = world.provider.hub.get(path, params={"subscriber": SUBSCRIBER})
+    assert allowed["delivery_id"] == world.delivered.delivery_id
