@@ -319,28 +319,30 @@ def _verify_offline(demo: Demo) -> None:
 
 def _summary(demo: Demo) -> Table:
     table = Table(title="Dataspace demo: a construction-machinery chain", show_lines=True)
-    for column in ("step", "release", "status", "delivered (rows, bytes)", "not delivered", "time"):
+    for column in ("step", "release", "status", "delivered (rows)", "not delivered", "time"):
         table.add_column(column)
     for step, summary, seconds in demo.rounds:
         lines = summary.get("deliveries", [])
-        delivered = [
-            f"{line['subscriber']} ({line['rows']}, {line['bytes']} B)"
-            for line in lines
-            if line.get("reason") is None
-        ]
-        refused = [
-            f"{line['subscriber']}: {line['reason']}" for line in lines if line.get("reason")
-        ]
+        delivered = [f"{line['subscriber']} ({line['rows']})" for line in lines
+                     if line.get("reason") is None]  # fmt: skip
+        refused = [f"{line['subscriber']} {_why(line['reason'])}" for line in lines
+                   if line.get("reason")]  # fmt: skip
         status = summary["status"]
         table.add_row(
             step,
-            f"{summary['product_id']}\nv{summary.get('version', '?')}",
+            f"{summary['product_id']} v{summary.get('version', '?')}",
             status if status == "accepted" else f"[red]{status}[/]",
             "\n".join(delivered) or "none",
             "\n".join(refused),
             f"{seconds:.1f} s",
         )
     return table
+
+
+def _why(reason: str) -> str:
+    """The short form of a refusal: "the agreement has ended (expired)" -> "(expired)"."""
+    start = reason.rfind("(")
+    return reason[start:] if start >= 0 and reason.endswith(")") else f"({reason})"
 
 
 def _parties(demo: Demo) -> Table:

@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from dataspace.closing import Closing
-from dataspace.config import Settings
+from dataspace.config import EMBEDDED_CONSUMER_TUNING, Settings
 from dataspace.errors import DataspaceError, ServiceError
 from dataspace.stack.ports import free_port
 
@@ -163,6 +163,9 @@ class Federation(Closing):
         party = Party(participant, state, free_port() if provider else None)
         args = ["init", "--hub", self.hub_url, "--id", participant, "--name", name]
         args += ["--uscc", uscc, "--region", region, "--kafka", self.stack.bootstrap_servers]
+        if self.stack.kafka_embedded:  # the embedded broker's consumer tuning (DESIGN §5)
+            for option, value in EMBEDDED_CONSUMER_TUNING.items():
+                args += ["--kafka-option", f"{option}={value}"]
         for role in roles:
             args += ["--role", role]
         for chain in chains:

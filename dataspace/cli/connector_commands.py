@@ -77,6 +77,10 @@ def init(
     s3_secret_key: Annotated[str | None, typer.Option(help="Your own S3 secret key.")] = None,
     bucket: Annotated[str | None, typer.Option(help="Your own bucket for releases.")] = None,
     kafka: Annotated[str | None, typer.Option(help="Kafka bootstrap servers.")] = None,
+    kafka_option: Annotated[
+        list[str] | None,
+        typer.Option(help="A librdkafka option KEY=VALUE for this connector; repeatable."),
+    ] = None,
     state: StateOption = DEFAULT_STATE,
     as_json: JsonFlag = False,
 ) -> None:
@@ -91,6 +95,7 @@ def init(
         "s3_secret_key": s3_secret_key or given.get("secret_key"),
         "release_bucket": bucket,
         "kafka_bootstrap_servers": kafka,
+        "kafka_options": _pairs(kafka_option) if kafka_option else None,
     }
     declaration = Declaration(participant, name, uscc, tuple(role), region, tuple(chain or ()))
     record = init_connector(
@@ -113,6 +118,18 @@ def init(
             "custody": record["custody"],
         },
     )
+
+
+def _pairs(given: list[str]) -> dict[str, str]:
+    from dataspace.errors import InvalidInput  # noqa: PLC0415
+
+    pairs = {}
+    for item in given:
+        key, sign, value = item.partition("=")
+        if not sign or not key.strip():
+            raise InvalidInput(f"--kafka-option {item!r} is not KEY=VALUE; write it so.")
+        pairs[key.strip()] = value.strip()
+    return pairs
 
 
 def _s3_file(path: Path) -> dict[str, str]:

@@ -57,7 +57,7 @@ def init(
     *,
     endpoint: str | None = None,
     custody: str = "connector",
-    settings: dict[str, str] | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Make the connector in ``directory`` and register its participant with the hub."""
     directory = directory.resolve()

@@ -39,7 +39,8 @@ DIRECTORY_MODE = 0o700
 # Settings a connector may carry in its own file (the rest come from the environment).
 SETTING_NAMES = frozenset({
     "s3_endpoint", "s3_access_key", "s3_secret_key", "release_bucket",
-    "kafka_bootstrap_servers", "schemas_dir", "expectations_dir", "database_url",
+    "kafka_bootstrap_servers", "kafka_options", "schemas_dir", "expectations_dir",
+    "database_url",
 })  # fmt: skip
 
 
@@ -49,7 +50,7 @@ class ConnectorConfig:
     hub_url: str
     endpoint: str | None = None  # the base URL other connectors reach this one at
     custody: str = "connector"  # "connector", or "hosted:<who>" for a hosting service
-    settings: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         participant_id(self.participant)

@@ -151,10 +151,15 @@ def _check_keys(manifest: ReleaseManifest) -> None:
     ):
         raise InvalidInput(f"The release of {plan.ref} must be stored at its own key.")
     for delivery in manifest.deliveries:
-        if delivery.stored.key != view_key(plan.product_id, plan.version, delivery.agreement_id):
+        own = view_key(plan.product_id, plan.version, delivery.agreement_id)
+        whole = (delivery.stored.key, delivery.stored.sha256) == (
+            manifest.release.key,
+            manifest.release.sha256,
+        )  # a whole-release view shares the release object (ADR 0005)
+        if delivery.stored.key != own and not whole:
             raise InvalidInput(
-                f"The view of {delivery.agreement_id} must be stored at its own key "
-                f"({view_key(plan.product_id, plan.version, delivery.agreement_id)})."
+                f"The view of {delivery.agreement_id} must be stored at its own key ({own}) "
+                "or be the whole release."
             )
 
 

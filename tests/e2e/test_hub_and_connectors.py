@@ -30,7 +30,7 @@ from dataspace.identity.keys import SigningKey
 from dataspace.identity.keystore import KeyStore
 from dataspace.identity.uscc import make_uscc
 from dataspace.ledger.chain import EntryFields, payload_hash, seal
-from dataspace.scenario import own_rows_offer
+from dataspace.scenario import own_rows_offer, whole_release_offer
 from dataspace.store import ledger_store
 from dataspace.store.db import Database
 from dataspace.store.models import LedgerEntryRow, ParticipantRow
@@ -421,6 +421,32 @@ def test_a_publish_while_the_hub_is_down_writes_nothing_and_works_once_it_is_bac
     )
     assert wait_for(lambda: _landed(supplier, published["version"]), timeout=60)
     assert len(_entries(federation, "release.published", "purchase-orders")) == before + 1
+
+
+def test_a_whole_release_offer_is_delivered_from_the_providers_connector(
+    federation: Federation, leader: Party, tmp_path: Path
+) -> None:
+    """A view that is the whole release shares the release object in the provider's bucket."""
+    supplier = federation.parties["supplier-01"]
+    offer = tmp_path / "whole.json"
+    offer.write_text(json.dumps(whole_release_offer("urn:test:orders:whole")), "utf-8")
+    federation.connector(
+        leader, "product", "create", "--id", "order-book", "--title-zh", "订单全集",
+        "--title-en", "Order book", "--schema", "purchase_orders", "--suite",
+        "purchase_orders", "--offer", str(offer),
+    )  # fmt: skip
+    agreement = federation.connector(
+        supplier, "agreement", "request", "--product", "order-book", "--purpose", "supply-planning"
+    )["agreement_id"]
+    federation.connector(leader, "agreement", "sign", agreement)
+    federation.connector(supplier, "agreement", "sign", agreement)
+
+    published = federation.connector(leader, "publish", "--product", "order-book", str(ORDERS_CSV))
+
+    folder = supplier.state / "landed" / "order-book" / str(published["version"])
+    landed = wait_for(lambda: sorted(folder.glob("*.parquet")), timeout=60)
+    rows = pq.read_table(landed[0]).num_rows
+    assert rows == published["rows"] == len(ORDERS_CSV.read_text().splitlines()) - 1
 
 
 def test_each_long_running_party_opens_only_its_own_directory(
