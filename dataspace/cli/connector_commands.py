@@ -216,6 +216,31 @@ def create_product(
     print_fields(f"Product {view['product_id']} registered", {"offers": len(view["offers"])})
 
 
+@product_app.command("list")
+def list_products(
+    *,
+    owner: Annotated[str | None, typer.Option(help="Only this provider's products.")] = None,
+    chain: Annotated[str | None, typer.Option(help="Only products with this chain tag.")] = None,
+    search: Annotated[str | None, typer.Option(help="Text in id, titles, descriptions.")] = None,
+    state: StateOption = DEFAULT_STATE,
+    as_json: JsonFlag = False,
+) -> None:
+    """Browse the hub's catalog directory: every product and its offers."""
+    from dataspace.connector.catalog import browse  # noqa: PLC0415
+
+    with opened(state) as connector:
+        views = browse(connector, owner=owner, chain=chain, text=search)
+    if as_json:
+        print_json(views)
+        return
+    print_table(
+        "Catalog",
+        ("product", "owner", "title", "grade", "offers", "versions"),
+        [(v["product_id"], v["owner"], v["title_en"], v["grade"],
+          ", ".join(o["offer_id"] for o in v["offers"]), len(v["versions"])) for v in views],
+    )  # fmt: skip
+
+
 @agreement_app.command("request")
 def request(
     *,

@@ -48,6 +48,7 @@ def init(
     from dataspace.controlplane import participants  # noqa: PLC0415
 
     with node() as here:
+        here.keys.mark_hub()  # from now on this key store refuses any participant's key
         view = participants.init_operator(here.db, here.keys, name=name, uscc=uscc, region=region)
         held = held_keys(here.keys.directory)
         state_dir = here.settings.state_dir
@@ -88,6 +89,7 @@ def serve(
     from dataspace.config import load_settings  # noqa: PLC0415
 
     settings = load_settings()
+    _require_hub(settings.keys_dir)
     if detach:
         serve_in_background(settings.state_dir.resolve(), host, port)
         return
@@ -138,6 +140,17 @@ def serve_in_background(state_dir: Path, host: str, port: int) -> None:
     typer.echo(f"hub serving {url} in the background (pid {pid}, state {state_dir})")
     typer.echo(f"log: {background.log_path}")
     typer.echo(f"stop with: {background.stop_command}")
+
+
+def _require_hub(keys_dir: Path) -> None:
+    from dataspace.errors import ConfigError  # noqa: PLC0415
+    from dataspace.identity.keystore import KeyStore  # noqa: PLC0415
+
+    if not KeyStore(keys_dir).is_hub:
+        raise ConfigError(
+            f"{keys_dir.parent} is not a hub's state (no `dataspace hub init` there, or it "
+            "holds participants' keys); set the hub up with `dataspace hub --state DIR init`."
+        )
 
 
 def held_keys(directory: Path) -> list[str]:

@@ -15,6 +15,20 @@ def register_product(connector: Connector, product: dict[str, Any]) -> dict[str,
     return result
 
 
+def browse(
+    connector: Connector,
+    *,
+    owner: str | None = None,
+    chain: str | None = None,
+    text: str | None = None,
+) -> list[dict[str, Any]]:
+    """The hub's directory of products, filtered as ``GET /products`` filters it."""
+    given = {"owner": owner, "chain": chain, "q": text}
+    params = {name: value for name, value in given.items() if value is not None}
+    result: list[dict[str, Any]] = connector.hub.get("/products", params=params)
+    return result
+
+
 def read_offer(path: Path) -> dict[str, Any]:
     """An ODRL offer from a JSON file, checked here before it is sent."""
     from dataspace.cli.wiring import read_policy  # noqa: PLC0415 (one way to read a policy file)

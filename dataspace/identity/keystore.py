@@ -28,11 +28,13 @@ import os
 import secrets
 from pathlib import Path
 
-from dataspace.errors import NotFound, Unauthorized
+from dataspace.errors import Conflict, NotFound, Unauthorized
 from dataspace.identity.keys import SigningKey, load_private_key, save_private_key
 from dataspace.ids import agreement_id, participant_id, product_id
 
 DIRECTORY_MODE = 0o700
+HUB_MARKER = "HUB"  # in the keys directory of a hub (dataspace hub init)
+HUB_MARKER_TEXT = "This is a hub's key store: it holds the operator's key and no other.\n"
 FILE_MODE = 0o600
 MASK_SECRET_FILE = "mask-salt.secret"  # noqa: S105 (a file name, not the secret)
 MASK_SECRET_BYTES = 32
@@ -52,8 +54,32 @@ class KeyStore:
     def has(self, participant: str) -> bool:
         return self.path_of(participant).is_file()
 
+    @property
+    def is_hub(self) -> bool:
+        """Whether this key store is a hub's, which holds the operator's key and no other."""
+        return (self.directory / HUB_MARKER).is_file()
+
+    def mark_hub(self) -> None:
+        """Make this the key store of a hub: from now on it refuses any participant's key.
+        Conflict if it holds one already (a development node cannot become a hub)."""
+        others = sorted(p.stem for p in self.directory.glob("*.pem") if p.stem != "operator")
+        if others:
+            raise Conflict(
+                f"{self.directory} holds the keys of {', '.join(others)}: a hub holds the "
+                "operator's key only. Set the hub up in a new state directory."
+            )
+        self.directory.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
+        (self.directory / HUB_MARKER).write_text(HUB_MARKER_TEXT, encoding="utf-8")
+
     def create(self, participant: str) -> SigningKey:
-        """Generate and store a new key for ``participant``; Conflict if one exists."""
+        """Generate and store a new key for ``participant``; Conflict if one exists, and for
+        anyone but the operator on a hub."""
+        if participant != "operator" and self.is_hub:
+            raise Conflict(
+                f"This node is a hub: it holds the operator's key only, so it makes no key for "
+                f"{participant!r}. The participant joins from its own connector "
+                "(`dataspace connector init`)."
+            )
         path = self.path_of(participant)
         self.directory.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
         self.directory.chmod(DIRECTORY_MODE)  # mkdir's mode is narrowed by the umask

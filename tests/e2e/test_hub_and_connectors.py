@@ -96,6 +96,15 @@ def test_a_connector_makes_its_key_and_the_hub_holds_only_the_operators(
     assert status["custody"] == "connector"
     registry = federation.operator("participant", "show", "xcmg")
     assert registry["public_key"] == status["public_key"]
+    # The hub makes no participant's key, not even when asked in development mode.
+    refused = federation.operator(
+        "participant", "register", "--id", "dev-made", "--name", "Dev", "--uscc", _uscc(900),
+        "--role", "supplier", "--region", "CN-JS", check=False,
+    )  # fmt: skip
+    assert isinstance(refused, CommandFailed)
+    assert refused.code == 4
+    assert "holds the operator's key only" in refused.stderr
+    assert federation.operator("hub", "keys") == ["operator"]
 
 
 def test_a_connector_cannot_register_another_participants_id(federation: Federation) -> None:
@@ -123,6 +132,8 @@ def test_both_parties_sign_on_their_own_connectors_and_the_hub_files_the_agreeme
         "--title-en", "Purchase orders", "--schema", "purchase_orders", "--suite",
         "purchase_orders", "--chain", "construction-machinery", "--offer", str(_offer(tmp_path)),
     )  # fmt: skip
+    catalog = federation.connector(supplier, "product", "list", "--owner", "xcmg")
+    assert [(p["product_id"], len(p["offers"])) for p in catalog] == [("purchase-orders", 1)]
     requested = federation.connector(
         supplier, "agreement", "request", "--product", "purchase-orders",
         "--purpose", "supply-planning",
