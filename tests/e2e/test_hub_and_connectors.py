@@ -434,6 +434,32 @@ def test_a_publish_while_the_hub_is_down_writes_nothing_and_works_once_it_is_bac
     assert len(_entries(federation, "release.published", "purchase-orders")) == before + 1
 
 
+def test_a_subscriber_whose_grant_meets_the_hub_down_lands_once_when_the_hub_is_back(
+    federation: Federation, leader: Party
+) -> None:
+    """Without the hub nobody can grant (the subscriber's connector cannot look the delivery
+    up, a provider's connector would answer 503: fail closed); the agent keeps the
+    announcement uncommitted, retries with back-off, and lands and receipts it once."""
+    supplier = federation.parties["supplier-01"]
+    federation.stop("supplier-01-agent")
+    published = federation.connector(
+        leader, "publish", "--product", "purchase-orders", str(ORDERS_CSV)
+    )
+    version = published["version"]
+    delivery = f"dlv-{published['deliveries'][0]['agreement_id']}-v{version}"
+    federation.stop("hub")
+    federation.subscribe(supplier)
+    time.sleep(4)  # the agent read the announcement and keeps retrying: nothing landed
+    assert _landed(supplier, version) == []
+    assert federation.running("supplier-01-agent")
+
+    federation.serve_hub()
+
+    assert wait_for(lambda: _landed(supplier, version), timeout=60)
+    receipts = wait_for(lambda: _entries(federation, "delivery.received", delivery), timeout=30)
+    assert len(receipts) == 1
+
+
 def test_a_whole_release_offer_is_delivered_from_the_providers_connector(
     federation: Federation, leader: Party, tmp_path: Path
 ) -> None:
