@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from dataspace.adapters.s3 import Presign
-from dataspace.controlplane import deliveries
+from dataspace.controlplane import deliveries, receipts
 from dataspace.controlplane.read_models import DeliveryView, Grant
 from dataspace.identity import tokens
 from dataspace.identity.keys import SigningKey
@@ -86,8 +86,8 @@ class LocalControlPlane:
         )
 
     def receipt(self, delivery_id: str, sha256: str, rows: int, landed_at: datetime) -> None:
-        payload = deliveries.receipt_payload(delivery_id, sha256, rows, landed_at)
-        deliveries.receipt(
+        payload = receipts.receipt_payload(delivery_id, sha256, rows, landed_at)
+        receipts.receipt(
             self._db,
             self._keys,
             subscriber=self.subscriber,

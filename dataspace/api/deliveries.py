@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dataspace.api.acts import ActingDep
 from dataspace.api.auth import CallerDep, DatabaseDep
 from dataspace.controlplane import deliveries as service
+from dataspace.controlplane import receipts
 from dataspace.errors import Conflict, InvalidInput, Unauthorized
 from dataspace.identity.keys import b64url_decode
 
@@ -80,7 +81,7 @@ def receipt(
     except (InvalidInput, ValueError) as exc:
         raise InvalidInput("The receipt signature is not base64url; send it encoded.") from exc
     with who.in_hand():
-        landed = service.receipt(
+        landed = receipts.receipt(
             db,
             request.app.state.node.keys,
             subscriber=who.participant_id,

@@ -5,7 +5,7 @@ connectors, over HTTP.
 when the subscriber runs apart from the hub. Keys and deliveries come from the hub; a grant
 comes from the provider's connector (found through the hub's registry, field ``endpoint``),
 asked with a request signed by the subscriber's key; a receipt is signed here over
-:func:`~dataspace.controlplane.deliveries.receipt_payload` and sent to the hub as an act.
+:func:`~dataspace.controlplane.receipts.receipt_payload` and sent to the hub as an act.
 The subscriber's key never leaves this process.
 
 Failures: refusals are the project's Unauthorized, Conflict or NotFound; a hub or provider's
@@ -23,8 +23,8 @@ from typing import Any
 from dataspace.canonical import utc_iso
 from dataspace.connector.hub_client import HubClient
 from dataspace.connector.state import Connector
-from dataspace.controlplane.deliveries import receipt_payload
 from dataspace.controlplane.read_models import DeliveryView, Grant
+from dataspace.controlplane.receipts import receipt_payload
 from dataspace.errors import InvalidInput, ServiceError
 from dataspace.identity.keys import b64url_encode
 

@@ -3,7 +3,7 @@
 A delivery belongs to the month in which its ``delivery.announced`` ledger entry was sealed.
 The provider's record of it is the delivery row (SHA-256, rows, bytes) the entry names; the
 subscriber's is its ``delivery.received`` entry, sealed up to ``cutoff`` (the month's end
-plus the receipt grace), and the signature it made over :func:`deliveries.receipt_payload`.
+plus the receipt grace), and the signature it made over :func:`receipts.receipt_payload`.
 A delivery is **reconciled** when both agree; otherwise it is flagged:
 
 - ``no_receipt``: no receipt was recorded by the cutoff;
@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dataspace.canonical import utc_iso
-from dataspace.controlplane.deliveries import RECEIPT_ACTION, receipt_payload
+from dataspace.controlplane.receipts import RECEIPT_ACTION, receipt_payload
 from dataspace.errors import InvalidInput, Unauthorized
 from dataspace.identity.keys import b64url_decode, verify
 from dataspace.ledger.chain import payload_hash

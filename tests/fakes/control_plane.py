@@ -22,8 +22,9 @@ import threading
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from dataspace.controlplane.deliveries import DEFAULT_GRANT_LIFETIME, SHA256_HEX
+from dataspace.controlplane.deliveries import DEFAULT_GRANT_LIFETIME
 from dataspace.controlplane.read_models import DeliveryView, Grant
+from dataspace.controlplane.receipts import SHA256_HEX
 from dataspace.dataplane.layout import StoredObject
 from dataspace.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from dataspace.store.types import utcnow

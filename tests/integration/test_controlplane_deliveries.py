@@ -21,12 +21,13 @@ from dataspace.controlplane import (
     deliveries,
     ledger,
     participants,
+    receipts,
     releases,
     reservations,
 )
 from dataspace.controlplane.acting import acting
-from dataspace.controlplane.deliveries import receipt_payload
 from dataspace.controlplane.read_models import DeliveryView
+from dataspace.controlplane.receipts import receipt_payload
 from dataspace.errors import Conflict, InvalidInput, StoreBusy, Unauthorized
 from dataspace.events.envelope import decode
 from dataspace.identity import tokens
@@ -90,7 +91,7 @@ def receive(
     **extra: object,
 ) -> DeliveryView:
     """SUBSCRIBER's receipt for ``delivered``, naming what was delivered (as its agent does)."""
-    return deliveries.receipt(
+    return receipts.receipt(
         db, space.keys, subscriber=SUBSCRIBER, delivery_id=delivered.delivery_id,
         sha256=delivered.stored.sha256, rows=delivered.stored.rows,
         landed_at=landed_at or utcnow(), **extra,  # type: ignore[arg-type]
@@ -292,16 +293,16 @@ def test_a_receipt_must_name_what_was_delivered_and_be_signed_by_the_subscriber(
     }
     before = market.counts()
     with pytest.raises(InvalidInput, match="land it again"):
-        deliveries.receipt(market.db, market.keys, **{**facts, "rows": 1})  # type: ignore[arg-type]
+        receipts.receipt(market.db, market.keys, **{**facts, "rows": 1})  # type: ignore[arg-type]
     with pytest.raises(Unauthorized, match="does not verify"):
-        deliveries.receipt(
+        receipts.receipt(
             market.db,
             market.keys,
             signature=SigningKey.generate().sign(b"x"),
             **facts,  # type: ignore[arg-type]
         )
     with pytest.raises(Unauthorized, match="has no delivery"):
-        deliveries.receipt(market.db, market.keys, **{**facts, "subscriber": "xcmg"})  # type: ignore[arg-type]
+        receipts.receipt(market.db, market.keys, **{**facts, "subscriber": "xcmg"})  # type: ignore[arg-type]
     assert market.counts() == before
 
 

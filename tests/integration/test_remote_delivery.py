@@ -29,7 +29,7 @@ from dataspace.connector.hub_client import HubClient, json_body
 from dataspace.connector.remote_control_plane import RemoteControlPlane
 from dataspace.connector.state import Connector, ConnectorConfig, open_connector, save_config
 from dataspace.controlplane import agreements, participants
-from dataspace.controlplane.deliveries import receipt_payload
+from dataspace.controlplane.receipts import receipt_payload
 from dataspace.errors import Conflict, NotFound, ServiceError, Unauthorized
 from dataspace.identity.acts import mint_act, recorded_act
 from dataspace.identity.keys import b64url_encode

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from dataspace import demo_data
 from dataspace.config import Settings
-from dataspace.controlplane import deliveries, negotiations
+from dataspace.controlplane import negotiations, receipts
 from dataspace.node import Node
 from dataspace.operations.metering import Month
 from dataspace.publishing.publish import publish
@@ -68,7 +68,7 @@ class Trade:
     def receive(self, supplier: str, version: int, at: datetime | None = None) -> None:
         row = self.delivery(supplier, version)
         landed = at or PUBLISHED[version] + timedelta(hours=1)
-        deliveries.receipt(
+        receipts.receipt(
             self.space.db, self.space.keys, subscriber=supplier, delivery_id=row.id,
             sha256=row.sha256, rows=row.row_count, landed_at=landed, now=landed,
         )  # fmt: skip
