@@ -30,6 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from dataspace import faults
 from dataspace.agent.control_plane import ControlPlane
 from dataspace.agent.landed import LandedLog
 from dataspace.controlplane.read_models import DeliveryView, Grant
@@ -235,6 +236,7 @@ class DeliveryWorker:
                 expected.version,
             )
         landed_at = utcnow()
+        faults.reach("receipt.landed-not-sent")
         try:
             control.receipt(expected.delivery_id, expected.sha256, expected.rows, landed_at)
         except ServiceError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -458,6 +459,77 @@ def test_a_subscriber_whose_grant_meets_the_hub_down_lands_once_when_the_hub_is_
     assert wait_for(lambda: _landed(supplier, version), timeout=60)
     receipts = wait_for(lambda: _entries(federation, "delivery.received", delivery), timeout=30)
     assert len(receipts) == 1
+
+
+def test_a_subscriber_connector_killed_mid_download_lands_once_after_a_restart(
+    federation: Federation, leader: Party, tmp_path: Path
+) -> None:
+    """SIGKILL while the first bytes are written to the .partial file (fault point
+    download.partial-written, ADR 0012); the restarted agent lands the delivery once,
+    verified, and the hub records one receipt."""
+    supplier = federation.parties["supplier-01"]
+    federation.stop("supplier-01-agent")
+    held = tmp_path / "held"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DATASPACE_")},
+        "DATASPACE_CONNECTOR_STATE": str(supplier.state),
+        "DATASPACE_FAULT_HOLD": "download.partial-written",
+        "DATASPACE_FAULT_HELD": str(held),
+    }
+    federation.spawn("supplier-01-held", ["connector", "subscribe"], env)
+    published = federation.connector(
+        leader, "publish", "--product", "purchase-orders", str(ORDERS_CSV)
+    )
+    version = published["version"]
+    delivery = f"dlv-{published['deliveries'][0]['agreement_id']}-v{version}"
+    wait_for(held.exists, timeout=60)
+    os.killpg(federation.pid("supplier-01-held"), signal.SIGKILL)
+    federation.stop("supplier-01-held")
+    assert _landed(supplier, version) == []
+
+    federation.subscribe(supplier)
+
+    assert len(wait_for(lambda: _landed(supplier, version), timeout=60)) == 1
+    receipts = wait_for(lambda: _entries(federation, "delivery.received", delivery), timeout=30)
+    assert len(receipts) == 1
+    assert list((supplier.state / "landed").rglob("*.partial")) == []
+
+
+def test_a_receipt_that_meets_the_hub_down_is_sent_again_and_recorded_once(
+    federation: Federation, leader: Party, tmp_path: Path
+) -> None:
+    """The agent landed a delivery and is about to send its receipt when the hub goes down
+    (fault point receipt.landed-not-sent, released after the hub stopped): it keeps the
+    announcement uncommitted and retries; when the hub is back, one receipt is recorded."""
+    supplier = federation.parties["supplier-01"]
+    federation.stop("supplier-01-agent")
+    held, release = tmp_path / "held", tmp_path / "release"
+    release.touch()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DATASPACE_")},
+        "DATASPACE_CONNECTOR_STATE": str(supplier.state),
+        "DATASPACE_FAULT_HOLD": "receipt.landed-not-sent@1",
+        "DATASPACE_FAULT_HELD": str(held),
+        "DATASPACE_FAULT_RELEASE": str(release),
+    }
+    federation.spawn("supplier-01-agent", ["connector", "subscribe"], env)
+    published = federation.connector(
+        leader, "publish", "--product", "purchase-orders", str(ORDERS_CSV)
+    )
+    version = published["version"]
+    delivery = f"dlv-{published['deliveries'][0]['agreement_id']}-v{version}"
+    wait_for(held.exists, timeout=60)
+    assert len(_landed(supplier, version)) == 1  # landed, not yet receipted
+    federation.stop("hub")
+    release.unlink()  # the receipt goes out into a hub that is down
+    time.sleep(3)
+    assert federation.running("supplier-01-agent")
+
+    federation.serve_hub()
+
+    receipts = wait_for(lambda: _entries(federation, "delivery.received", delivery), timeout=60)
+    assert len(receipts) == 1
+    assert len(_landed(supplier, version)) == 1
 
 
 def test_a_whole_release_offer_is_delivered_from_the_providers_connector(

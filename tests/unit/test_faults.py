@@ -38,3 +38,23 @@ def test_without_the_switch_nothing_is_held_or_counted(monkeypatch: pytest.Monke
     for _ in range(3):
         faults.reach("download.partial-written")
     assert faults._reached == {}
+
+
+def test_a_held_point_with_a_release_file_goes_on_once_the_file_is_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held, release = tmp_path / "held", tmp_path / "release"
+    release.touch()
+    monkeypatch.setattr(faults, "_reached", {})
+    monkeypatch.setenv(faults.HOLD_ENV, "receipt.landed-not-sent")
+    monkeypatch.setenv(faults.HELD_FILE_ENV, str(held))
+    monkeypatch.setenv(faults.RELEASE_FILE_ENV, str(release))
+    waiting = threading.Thread(target=faults.reach, args=("receipt.landed-not-sent",))
+    waiting.start()
+    wait_for(held.exists, timeout=5)
+    assert waiting.is_alive()
+
+    release.unlink()
+
+    waiting.join(timeout=5)
+    assert not waiting.is_alive()
