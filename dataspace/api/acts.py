@@ -1,11 +1,12 @@
 """The signed act of a request that changes something on the hub.
 
-:func:`signed_act` is a dependency for write routes: the bearer token must be an act
-(:mod:`dataspace.identity.acts`) made for exactly this method, path and body, by a registered
-participant, and not carried out before (its ``jti`` goes into ``used_acts`` until it
-expires; a second use is a 401 "replayed"). The route then runs its service inside
-:func:`dataspace.controlplane.acting.acting`, so the ledger keeps the act as the
-participant's proof.
+:func:`acting_caller` (``ActingDep``) is the dependency of write routes. When the bearer
+token is an act (:mod:`dataspace.identity.acts`), it must be made for exactly this method,
+path and body, by a registered participant, and not carried out before (its ``jti`` goes into
+``used_acts`` until it expires; a second use is a 401 "replayed"); the route then runs its
+service inside ``who.in_hand()``, so the ledger keeps the act as the participant's proof.
+A plain request token still identifies a caller whose key is on this node (development
+mode); on a hub, whose services hold no participant key, such a write is refused (403).
 
 A registration is the one act whose signer is not registered yet: :func:`registration_act`
 checks it against the public key the registration itself declares (proof of possession).
@@ -74,15 +75,6 @@ def _checked(
     except Unauthorized as exc:
         raise _unauthenticated(str(exc)) from exc
     return SignedRequest(act, body)
-
-
-def signed_act(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    body: Annotated[bytes, Depends(request_body)],
-    db: DatabaseDep,
-) -> SignedRequest:
-    return _checked(request, credentials, body, db, public_key_lookup(db))
 
 
 def registration_act(public_key: str) -> Callable[..., SignedRequest]:
@@ -155,5 +147,4 @@ def acting_caller(
     return ActingCaller(caller(credentials, db), None)
 
 
-SignedDep = Annotated[SignedRequest, Depends(signed_act)]
 ActingDep = Annotated[ActingCaller, Depends(acting_caller)]
