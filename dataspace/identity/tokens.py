@@ -76,7 +76,7 @@ def check(
     Unauthorized when there is none.
     """
     subject, claims = verified_claims(token, public_key_of)
-    return _check_claims(subject, claims, now or datetime.now(UTC))
+    return check_claims(subject, claims, now or datetime.now(UTC))
 
 
 def verified_claims(
@@ -94,7 +94,9 @@ def verified_claims(
     return subject, claims
 
 
-def _check_claims(subject: str, claims: dict[str, object], now: datetime) -> TokenClaims:
+def check_claims(subject: str, claims: dict[str, object], now: datetime) -> TokenClaims:
+    """The claims of a token already verified (:func:`verified_claims`), if its audience and
+    times hold at ``now``."""
     if claims.get("aud") != AUDIENCE:
         raise Unauthorized(f"The token is not meant for this service (aud must be {AUDIENCE}).")
     issued, expires = claims.get("iat"), claims.get("exp")
