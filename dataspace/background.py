@@ -53,9 +53,10 @@ def answers_health(base_url: str) -> Callable[[], bool]:
 
     def ready() -> bool:
         try:
-            return httpx.get(f"{base_url}/health", timeout=PROBE_TIMEOUT_SECONDS).is_success
+            probe = httpx.get(f"{base_url}/health", timeout=PROBE_TIMEOUT_SECONDS, trust_env=False)
         except httpx.HTTPError:
             return False
+        return probe.is_success
 
     return ready
 

@@ -21,20 +21,17 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from dataspace.background import answers_health, dataspace_command
 from dataspace.closing import Closing
 from dataspace.config import EMBEDDED_CONSUMER_TUNING, Settings
 from dataspace.errors import DataspaceError, ServiceError
 from dataspace.stack.ports import free_port
 
-DATASPACE = str(Path(sys.executable).parent / "dataspace")
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 15.0
 
@@ -90,7 +87,7 @@ class Federation(Closing):
         """The hub's process: its own state directory, the stack's broker and store."""
         s3 = self.stack.s3()
         return {
-            **_clean_environment(),
+            **clean_environment(),
             "DATASPACE_STATE_DIR": str(self.hub_state),
             "DATASPACE_KAFKA_BOOTSTRAP_SERVERS": self.stack.bootstrap_servers,
             "DATASPACE_S3_ENDPOINT": s3.url,
@@ -103,7 +100,7 @@ class Federation(Closing):
     def run(self, args: list[str], env: dict[str, str], *, check: bool = True) -> Any:
         """Run ``dataspace args --json``; its JSON output, or CommandFailed."""
         done = subprocess.run(
-            [DATASPACE, *args, "--json"], env=env, capture_output=True, check=False
+            dataspace_command(*args, "--json"), env=env, capture_output=True, check=False
         )
         if done.returncode != 0:
             failed = CommandFailed(
@@ -125,7 +122,7 @@ class Federation(Closing):
     def connector(self, party: Party | str, *args: str, check: bool = True) -> Any:
         """A command a participant runs on its own machine (on its connector's directory)."""
         party = self.parties[party] if isinstance(party, str) else party
-        environment = {**_clean_environment(), "DATASPACE_CONNECTOR_STATE": str(party.state)}
+        environment = {**clean_environment(), "DATASPACE_CONNECTOR_STATE": str(party.state)}
         return self.run(["connector", *args], environment, check=check)
 
     # -- parties ----------------------------------------------------------------------------
@@ -142,7 +139,7 @@ class Federation(Closing):
             "hub",
             ["hub", "serve", "--port", str(self.hub_port)],
             self.hub_environment(),
-            ready=f"{self.hub_url}/health",
+            ready=self.hub_url,
         )
 
     def join(
@@ -191,18 +188,18 @@ class Federation(Closing):
     def serve(self, party: Party | str) -> None:
         """Start a provider connector's grant endpoint."""
         party = self.parties[party] if isinstance(party, str) else party
-        env = {**_clean_environment(), "DATASPACE_CONNECTOR_STATE": str(party.state)}
+        env = {**clean_environment(), "DATASPACE_CONNECTOR_STATE": str(party.state)}
         self.spawn(
             f"{party.participant}-serve",
             ["connector", "serve", "--port", str(party.port)],
             env,
-            ready=f"{party.endpoint}/health",
+            ready=party.endpoint,
         )
 
     def subscribe(self, party: Party | str) -> None:
         """Start a subscriber connector's delivery agent."""
         party = self.parties[party] if isinstance(party, str) else party
-        env = {**_clean_environment(), "DATASPACE_CONNECTOR_STATE": str(party.state)}
+        env = {**clean_environment(), "DATASPACE_CONNECTOR_STATE": str(party.state)}
         self.spawn(f"{party.participant}-agent", ["connector", "subscribe"], env)
 
     def spawn(
@@ -211,24 +208,22 @@ class Federation(Closing):
         self.logs.mkdir(parents=True, exist_ok=True)
         with (self.logs / f"{name}.log").open("ab") as log:
             self._processes[name] = subprocess.Popen(
-                [DATASPACE, *args], env=env, stdout=log, stderr=subprocess.STDOUT,
+                dataspace_command(*args), env=env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )  # fmt: skip
         if ready is not None:
             self._wait_ready(name, ready)
 
-    def _wait_ready(self, name: str, url: str) -> None:
+    def _wait_ready(self, name: str, base_url: str) -> None:
+        ready = answers_health(base_url)
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self._processes[name].poll() is not None:
                 raise ServiceError(f"{name} exited at start; see {self.logs / name}.log.")
-            try:
-                if httpx.get(url, timeout=1.0, trust_env=False).status_code == 200:  # noqa: PLR2004
-                    return
-            except httpx.HTTPError:
-                pass
+            if ready():
+                return
             time.sleep(0.1)
-        raise ServiceError(f"{name} did not answer at {url} within {START_TIMEOUT_SECONDS} s.")
+        raise ServiceError(f"{name} did not answer at {base_url} within {START_TIMEOUT_SECONDS} s.")
 
     def pid(self, name: str) -> int:
         return self._processes[name].pid
@@ -254,7 +249,7 @@ class Federation(Closing):
             self.stop(name)
 
 
-def _clean_environment() -> dict[str, str]:
+def clean_environment() -> dict[str, str]:
     """This process's environment without its DATASPACE_* settings: a party's command
     learns its settings from its own directory, never from whoever started it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATASPACE_")}

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from dataspace.config import Settings
 from dataspace.controlplane.evidence import Change, entry_of, record
 from dataspace.controlplane.participants import OPERATOR_ID, operator_signing_key
-from dataspace.federation import CommandFailed, Federation, Party
+from dataspace.federation import CommandFailed, Federation, Party, clean_environment
 from dataspace.identity.acts import mint_act
 from dataspace.identity.keys import SigningKey
 from dataspace.identity.keystore import KeyStore
@@ -342,7 +342,7 @@ def test_the_hub_cannot_forge_an_agreement_or_a_receipt(
 
     checked = federation.run(
         ["ledger", "verify", "--offline", str(exported), "--keys", str(keys_file)],
-        _clean(),
+        clean_environment(),
         check=False,
     )
     assert isinstance(checked, CommandFailed)
@@ -359,14 +359,10 @@ def test_the_genuine_ledger_verifies_offline_with_the_participants_keys(
     exported = tmp_path / "ledger.jsonl"
     federation.operator("ledger", "export", str(exported))
     result = federation.run(
-        ["ledger", "verify", "--offline", str(exported), "--keys", str(keys_file)], _clean()
+        ["ledger", "verify", "--offline", str(exported), "--keys", str(keys_file)],
+        clean_environment(),
     )
     assert result["ok"] is True
-
-
-def _clean() -> dict[str, str]:
-    """An auditor's machine: no DATASPACE_* settings, no state directory of anyone's."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("DATASPACE_")}
 
 
 # -- delivery across processes, and its faults ----------------------------------------------
@@ -471,7 +467,7 @@ def test_a_subscriber_connector_killed_mid_download_lands_once_after_a_restart(
     federation.stop("supplier-01-agent")
     held = tmp_path / "held"
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("DATASPACE_")},
+        **clean_environment(),
         "DATASPACE_CONNECTOR_STATE": str(supplier.state),
         "DATASPACE_FAULT_HOLD": "download.partial-written",
         "DATASPACE_FAULT_HELD": str(held),
@@ -506,7 +502,7 @@ def test_a_receipt_that_meets_the_hub_down_is_sent_again_and_recorded_once(
     held, release = tmp_path / "held", tmp_path / "release"
     release.touch()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("DATASPACE_")},
+        **clean_environment(),
         "DATASPACE_CONNECTOR_STATE": str(supplier.state),
         "DATASPACE_FAULT_HOLD": "receipt.landed-not-sent@1",
         "DATASPACE_FAULT_HELD": str(held),
