@@ -24,24 +24,10 @@ from dataspace.api import (
     participants,
     releases,
 )
+from dataspace.api.statuses import error_response
 from dataspace.config import Settings
-from dataspace.errors import (
-    Conflict,
-    DataspaceError,
-    InvalidInput,
-    NotFound,
-    ServiceError,
-    Unauthorized,
-)
+from dataspace.errors import DataspaceError
 from dataspace.node import open_node
-
-STATUS_OF: dict[type[DataspaceError], int] = {
-    InvalidInput: 400,
-    Unauthorized: 403,  # the caller is authenticated (auth.py answers 401 itself)
-    NotFound: 404,
-    Conflict: 409,
-    ServiceError: 503,
-}
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -69,17 +55,8 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def _status(error: DataspaceError) -> int:
-    for kind in type(error).__mro__:
-        if kind in STATUS_OF:
-            return STATUS_OF[kind]
-    return 400
-
-
 def _dataspace_error(_request: Request, error: DataspaceError) -> JSONResponse:
-    return JSONResponse(
-        {"error": type(error).__name__, "message": str(error)}, status_code=_status(error)
-    )
+    return error_response(error)
 
 
 def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:

@@ -22,13 +22,12 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dataspace.adapters.s3 import Presign, presigner
+from dataspace.api.statuses import error_response, status_of
 from dataspace.connector.state import Connector
 from dataspace.controlplane.read_models import Grant
 from dataspace.errors import (
     DataspaceError,
-    InvalidInput,
     NotFound,
-    ServiceError,
     Unauthorized,
 )
 from dataspace.identity.acts import ACT_LIFETIME, Act, check_act
@@ -39,12 +38,6 @@ log = logging.getLogger(__name__)
 GRANT_LIFETIME = timedelta(minutes=5)
 KEY_CACHE_SECONDS = 60.0  # a key the hub replaced (or a participant removed) is seen this soon
 _bearer = HTTPBearer(auto_error=False, description="The subscriber's signed act.")
-_STATUS: dict[type[DataspaceError], int] = {
-    InvalidInput: 400,
-    Unauthorized: 403,
-    NotFound: 404,
-    ServiceError: 503,
-}
 
 
 class PublicKeys:
@@ -182,12 +175,12 @@ def grant(
 def _refused(_request: Request, error: DataspaceError) -> JSONResponse:
     """A refusal by the hub (any 4xx) is 403 here unless the delivery is unknown; a hub that
     cannot answer is 503: no answer, no grant."""
-    code = next((_STATUS[kind] for kind in type(error).__mro__ if kind in _STATUS), 403)
-    if code == status.HTTP_400_BAD_REQUEST:
+    code = status_of(error)
+    if code not in (status.HTTP_404_NOT_FOUND, status.HTTP_503_SERVICE_UNAVAILABLE):
         code = status.HTTP_403_FORBIDDEN
     if code >= status.HTTP_500_INTERNAL_SERVER_ERROR:
         log.warning("grant refused, the hub did not answer: %s", error)
-    return JSONResponse({"error": type(error).__name__, "message": str(error)}, status_code=code)
+    return error_response(error, code)
 
 
 def _unauthenticated(message: str) -> HTTPException:
