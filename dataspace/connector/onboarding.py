@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dataspace.canonical import canonical_json, utc_iso
 from dataspace.config import load_settings
 from dataspace.connector.hub_client import HubClient, json_body
 from dataspace.connector.state import (
@@ -32,8 +31,8 @@ from dataspace.connector.state import (
 )
 from dataspace.errors import ConfigError, Conflict, DataspaceError, Unauthorized
 from dataspace.identity.acts import mint_act
-from dataspace.identity.keys import b64url_decode, verify
 from dataspace.identity.keystore import KeyStore
+from dataspace.identity.membership import credential_from_json, verify_membership
 
 REGISTRATION_PATH = "/participants/registrations"
 
@@ -124,18 +123,17 @@ def status(connector: Connector) -> dict[str, Any]:
 
 
 def check_credential(credential: dict[str, Any], operator_key: str, own_key: str) -> None:
-    """Unauthorized unless the operator signed this credential for this connector's key."""
-    signed = {k: v for k, v in credential.items() if k not in ("signature", "status")}
+    """Unauthorized unless the operator signed this credential for this connector's key and
+    it is valid now (:func:`~dataspace.identity.membership.verify_membership`)."""
     try:
-        verify(operator_key, b64url_decode(str(credential["signature"])), canonical_json(signed))
-    except (DataspaceError, KeyError) as exc:
+        parsed = credential_from_json({k: v for k, v in credential.items() if k != "status"})
+        verify_membership(parsed, operator_key, datetime.now(UTC))
+    except DataspaceError as exc:
         raise Unauthorized(
-            "The membership credential the hub sent is not signed by the operator's key; do "
-            "not rely on it, and tell the operator."
+            f"The membership credential the hub sent does not hold ({exc}); do not rely on "
+            "it, and tell the operator."
         ) from exc
-    if str(signed.get("validUntil", "")) <= utc_iso(datetime.now(UTC)):
-        raise Unauthorized("The membership credential has expired; ask the operator to renew it.")
-    if signed.get("publicKey") != own_key:
+    if parsed.public_key != own_key:
         raise Unauthorized(
             "The membership credential is for another key than this connector's; tell the operator."
         )

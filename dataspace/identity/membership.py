@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -141,6 +142,38 @@ def issue_membership(
     return MembershipCredential(
         registration, public_key, issued_at, valid_until, operator, signature
     )
+
+
+CREDENTIAL_FIELDS = frozenset({
+    "type", "participantId", "name", "uscc", "roles", "region", "industryChains", "publicKey",
+    "issuedAt", "validUntil", "operator", "signature",
+})  # fmt: skip
+
+
+def credential_from_json(value: Mapping[str, Any]) -> MembershipCredential:
+    """A credential as the hub stores and sends it (the signed fields plus ``signature``);
+    InvalidInput for anything else, extra fields included."""
+    try:
+        if set(value) != CREDENTIAL_FIELDS or value["type"] != CREDENTIAL_TYPE:
+            raise InvalidInput("The membership credential does not have exactly its fields.")
+        registration = Registration(
+            participant_id=value["participantId"],
+            name=value["name"],
+            uscc=value["uscc"],
+            roles=frozenset(value["roles"]),
+            region=value["region"],
+            industry_chains=frozenset(value["industryChains"]),
+        )
+        return MembershipCredential(
+            registration,
+            str(value["publicKey"]),
+            datetime.fromisoformat(value["issuedAt"]),
+            datetime.fromisoformat(value["validUntil"]),
+            str(value["operator"]),
+            str(value["signature"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(f"The membership credential is malformed ({exc}).") from exc
 
 
 def verify_membership(

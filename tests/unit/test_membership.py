@@ -1,3 +1,4 @@
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -154,3 +155,18 @@ def test_issue_refuses_bad_key_and_empty_window():
             operator="operator",
             operator_key=OPERATOR,
         )
+
+
+def test_a_credential_read_back_from_its_json_verifies_and_one_with_more_fields_is_refused():
+    credential = _credential()
+    sent = {**json.loads(credential.payload), "signature": credential.signature}
+
+    read = membership.credential_from_json(sent)
+
+    assert read == credential
+    verify_membership(read, OPERATOR.public_key_b64, ISSUED + timedelta(days=1))
+    with pytest.raises(InvalidInput, match="exactly its fields"):
+        membership.credential_from_json({**sent, "note": "trust me"})
+    changed = membership.credential_from_json({**sent, "region": "DE"})
+    with pytest.raises(Unauthorized, match="not signed by the operator"):
+        verify_membership(changed, OPERATOR.public_key_b64, ISSUED + timedelta(days=1))
