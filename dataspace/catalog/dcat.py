@@ -1,4 +1,4 @@
-"""Export of the catalog as DCAT 3 JSON-LD, with each product's offers as ODRL policies.
+"""Export of the catalog as DCAT 3 JSON-LD (DCAT-AP 3.0.1), each offer an ODRL 2.2 Offer.
 
 Guarantees of :func:`catalog_jsonld`:
 
@@ -6,36 +6,38 @@ Guarantees of :func:`catalog_jsonld`:
   expand it without fetching anything;
 - every node has an absolute IRI derived from ``base_iri`` and validated ids, so the same
   catalog always exports to the same document (stable coordinates, no clock);
-- titles and descriptions are language-tagged literals (``zh`` and ``en``);
-- offers use ODRL terms where ODRL has them and the profile namespace ``ds:`` otherwise.
+- it conforms to the DCAT-AP 3.0.1 SHACL shapes: the catalog and every dataset have a
+  language-tagged (``zh`` and ``en``) title and description and a publisher that is a
+  ``foaf:Agent`` with a name; every distribution has an access URL;
+- offers are written by :func:`dataspace.policy.odrl.odrl_policy`, with the product's owner
+  as assigner and the dataset as target, in the terms of the Dataspace Protocol's ODRL
+  context (defined inline); the profile's own terms are ``urn:dataspace:vocab:`` IRIs. An
+  offer without any rule grants nothing and is no valid ODRL policy, so it is left out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from dataspace.canonical import utc_iso
 from dataspace.catalog.model import Cadence, ProductDescription
 from dataspace.errors import InvalidInput
-from dataspace.policy.model import (
-    PROFILE,
-    Constraint,
-    CountConstraint,
-    Permission,
-    Policy,
-    TimeConstraint,
-)
+from dataspace.ids import participant_id
+from dataspace.policy.model import Policy
+from dataspace.policy.odrl import ODRL_CONTEXT, VOCAB, odrl_policy
 
-DS_NAMESPACE = "urn:dataspace:vocab:"
+DS_NAMESPACE = VOCAB
 CONTEXT = {
     "dcat": "http://www.w3.org/ns/dcat#",
     "dct": "http://purl.org/dc/terms/",
-    "odrl": "http://www.w3.org/ns/odrl/2/",
+    "foaf": "http://xmlns.com/foaf/0.1/",
     "xsd": "http://www.w3.org/2001/XMLSchema#",
     "dqv": "http://www.w3.org/ns/dqv#",
     "ds": DS_NAMESPACE,
+    **ODRL_CONTEXT,
 }
 PARQUET_MEDIA_TYPE = "https://www.iana.org/assignments/media-types/application/vnd.apache.parquet"
 FREQUENCY = "http://publications.europa.eu/resource/authority/frequency/"
@@ -47,33 +49,57 @@ FREQUENCY_OF = {
     Cadence.YEARLY: "ANNUAL",
     Cadence.IRREGULAR: "IRREG",
 }
-# Operands ODRL defines itself; the rest are the profile's own terms.
-ODRL_OPERANDS = {
-    "purpose": "odrl:purpose",
-    "recipient": "odrl:recipient",
-    "dateTime": "odrl:dateTime",
-}
-ODRL_OPERANDS["deliveryCount"] = "odrl:count"
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A participant as the catalog names it; ``endpoint`` is its connector's base URL, used
+    as its distributions' access URL when it is an absolute http(s) URL."""
+
+    participant_id: str
+    name: str
+    endpoint: str | None = None
+
+    def __post_init__(self) -> None:
+        participant_id(self.participant_id)
 
 
 def catalog_jsonld(
-    products: Iterable[ProductDescription], *, base_iri: str, title_zh: str, title_en: str
+    products: Iterable[ProductDescription],
+    *,
+    base_iri: str,
+    title_zh: str,
+    title_en: str,
+    description_zh: str,
+    description_en: str,
+    operator: Agent,
+    participants: Mapping[str, Agent] = MappingProxyType({}),
 ) -> dict[str, Any]:
-    """The whole catalog as one DCAT JSON-LD document; products sorted by id."""
+    """The whole catalog as one DCAT JSON-LD document; products sorted by id.
+
+    ``operator`` publishes the catalog. ``participants`` names the owners by id; an owner
+    missing there is named by its id, and its distributions point at the hub's product page.
+    """
     base = _base(base_iri)
-    datasets = [_dataset(product, base) for product in sorted(products, key=lambda p: p.product_id)]
+    datasets = [
+        _dataset(
+            product, base, participants.get(product.owner) or Agent(product.owner, product.owner)
+        )
+        for product in sorted(products, key=lambda p: p.product_id)
+    ]
     return {
         "@context": CONTEXT,
         "@id": f"{base}/catalog",
         "@type": "dcat:Catalog",
         "dct:title": _bilingual(title_zh, title_en),
+        "dct:description": _bilingual(description_zh, description_en),
+        "dct:publisher": _agent(operator, base),
         "dcat:dataset": datasets,
     }
 
 
 def _base(base_iri: str) -> str:
-    parts = urlsplit(base_iri)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+    if not _is_http(base_iri):
         raise InvalidInput(
             f"The catalog base IRI {base_iri!r} is not an absolute http(s) IRI without query "
             "or fragment; use something like https://dataspace.example.gov.cn."
@@ -81,26 +107,55 @@ def _base(base_iri: str) -> str:
     return base_iri.rstrip("/")
 
 
+def _is_http(iri: str | None) -> bool:
+    parts = urlsplit(iri or "")
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.netloc)
+        and not (parts.query or parts.fragment)
+    )
+
+
 def _bilingual(zh: str, en: str) -> list[dict[str, str]]:
     return [{"@value": zh, "@language": "zh"}, {"@value": en, "@language": "en"}]
 
 
-def _dataset(product: ProductDescription, base: str) -> dict[str, Any]:
+def _agent(agent: Agent, base: str) -> dict[str, Any]:
+    return {
+        "@id": _participant_iri(agent.participant_id, base),
+        "@type": "foaf:Agent",
+        "foaf:name": agent.name,
+    }
+
+
+def _participant_iri(participant_id: str, base: str) -> str:
+    return f"{base}/participants/{participant_id}"
+
+
+def _dataset(product: ProductDescription, base: str, owner: Agent) -> dict[str, Any]:
     iri = f"{base}/products/{product.product_id}"
+    # Where the data is had: the owner's connector; without one, the hub's product page.
+    access_url = owner.endpoint if owner.endpoint and _is_http(owner.endpoint) else iri
     return {
         "@id": iri,
         "@type": "dcat:Dataset",
         "dct:identifier": product.product_id,
         "dct:title": _bilingual(product.title_zh, product.title_en),
         "dct:description": _bilingual(product.description_zh, product.description_en),
-        "dct:publisher": {"@id": f"{base}/participants/{product.owner}"},
+        "dct:publisher": _agent(owner, base),
         "dcat:keyword": list(product.chain_tags),
         "dct:accrualPeriodicity": {"@id": FREQUENCY + FREQUENCY_OF[product.cadence]},
         "dct:conformsTo": {"@id": f"{base}/schemas/{product.schema_name}"},
         "ds:expectationSuite": product.suite_name,
         "ds:grade": product.grade.value,
-        "dcat:distribution": [_distribution(iri, version) for version in product.versions],
-        "odrl:hasPolicy": [_offer(policy, base) for policy in product.offers],
+        "dcat:distribution": [
+            _distribution(iri, version, access_url) for version in product.versions
+        ],
+        "odrl:hasPolicy": [
+            _offer(policy, base, iri, owner)
+            for policy in product.offers
+            if policy.permissions or policy.prohibitions  # an empty one offers nothing
+        ],
         **_quality(product),
     }
 
@@ -118,74 +173,18 @@ def _quality(product: ProductDescription) -> dict[str, Any]:
     }
 
 
-def _distribution(dataset_iri: str, version: str) -> dict[str, Any]:
+def _distribution(dataset_iri: str, version: str, access_url: str) -> dict[str, Any]:
     return {
         "@id": f"{dataset_iri}/versions/{version}",
         "@type": "dcat:Distribution",
         "dct:identifier": version,
+        "dcat:accessURL": {"@id": access_url},
         "dcat:mediaType": {"@id": PARQUET_MEDIA_TYPE},
     }
 
 
-def _offer(policy: Policy, base: str) -> dict[str, Any]:
+def _offer(policy: Policy, base: str, dataset_iri: str, owner: Agent) -> dict[str, Any]:
     is_iri = ":" in policy.uid and " " not in policy.uid
     iri = policy.uid if is_iri else f"{base}/policies/{quote(policy.uid, safe='')}"
-    return {
-        "@id": iri,
-        "@type": "odrl:Offer",
-        "odrl:profile": {"@id": PROFILE},
-        "odrl:permission": [_permission(rule) for rule in policy.permissions],
-        "odrl:prohibition": [
-            {
-                "odrl:action": {"@id": f"odrl:{rule.action.value}"},
-                "odrl:constraint": _constraints(rule.constraints),
-            }
-            for rule in policy.prohibitions
-        ],
-    }
-
-
-def _permission(rule: Permission) -> dict[str, Any]:
-    duties: list[dict[str, Any]] = []
-    view = rule.view
-    if view.columns is not None:
-        duties.append({"odrl:action": {"@id": "ds:project"}, "ds:column": list(view.columns)})
-    for mask in view.masks:
-        duties.append(
-            {
-                "odrl:action": {"@id": "ds:mask"},
-                "ds:column": [mask.column],
-                "ds:method": mask.method.value,
-            }
-        )
-    if view.row_filter_column is not None:
-        duties.append(
-            {"odrl:action": {"@id": "ds:filterRows"}, "ds:column": [view.row_filter_column]}
-        )
-    return {
-        "odrl:action": {"@id": f"odrl:{rule.action.value}"},
-        "odrl:constraint": _constraints(rule.constraints),
-        "odrl:duty": duties,
-    }
-
-
-def _constraints(constraints: tuple[Constraint, ...]) -> list[dict[str, Any]]:
-    return [_constraint(constraint) for constraint in constraints]
-
-
-def _constraint(constraint: Constraint) -> dict[str, Any]:
-    right: Any
-    if isinstance(constraint, TimeConstraint):
-        operand, operator = "dateTime", constraint.operator.value
-        right = {"@value": utc_iso(constraint.instant), "@type": "xsd:dateTime"}
-    elif isinstance(constraint, CountConstraint):
-        operand, operator = "deliveryCount", "lteq"
-        right = {"@value": constraint.maximum, "@type": "xsd:integer"}
-    else:
-        operand, operator = constraint.operand.value, constraint.operator.value
-        right = list(constraint.values)
-    return {
-        "odrl:leftOperand": {"@id": ODRL_OPERANDS.get(operand, f"ds:{operand}")},
-        "odrl:operator": {"@id": f"odrl:{operator}"},
-        "odrl:rightOperand": right,
-    }
+    assigner = _participant_iri(owner.participant_id, base)
+    return odrl_policy(policy, kind="Offer", policy_id=iri, assigner=assigner, target=dataset_iri)

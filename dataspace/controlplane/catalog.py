@@ -29,10 +29,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dataspace.catalog import DEFAULT_BASE_IRI
-from dataspace.catalog.dcat import catalog_jsonld
+from dataspace.catalog.dcat import Agent, catalog_jsonld
 from dataspace.catalog.model import ProductDescription
 from dataspace.controlplane.evidence import Change, record
-from dataspace.controlplane.participants import party_signing_key, require_active
+from dataspace.controlplane.participants import (
+    OPERATOR_ID,
+    list_participants,
+    party_signing_key,
+    require_active,
+)
 from dataspace.controlplane.read_models import OfferView, ProductView
 from dataspace.errors import Conflict, InvalidInput, Unauthorized
 from dataspace.identity.keystore import KeyStore
@@ -139,10 +144,32 @@ def export_dcat(
     base_iri: str = DEFAULT_BASE_IRI,
     title_zh: str = "可信数据空间数据产品目录",
     title_en: str = "Trusted data space product catalog",
+    description_zh: str = "可信数据空间中各参与方发布的数据产品及其使用策略（ODRL 要约）。",
+    description_en: str = (
+        "The data products published by the participants of the trusted data space, "
+        "each with its usage policies as ODRL offers."
+    ),
 ) -> dict[str, Any]:
-    """The whole catalog as DCAT 3 JSON-LD (see :mod:`dataspace.catalog.dcat`)."""
+    """The whole catalog as DCAT 3 JSON-LD (see :mod:`dataspace.catalog.dcat`).
+
+    The operator publishes the catalog; each product's owner is named with its registered
+    name, and its connector's endpoint, when registered, is where its distributions are had.
+    """
     products = [description_of(view) for view in list_products(db)]
-    return catalog_jsonld(products, base_iri=base_iri, title_zh=title_zh, title_en=title_en)
+    agents = {
+        view.participant_id: Agent(view.participant_id, view.name, view.endpoint)
+        for view in list_participants(db)
+    }
+    return catalog_jsonld(
+        products,
+        base_iri=base_iri,
+        title_zh=title_zh,
+        title_en=title_en,
+        description_zh=description_zh,
+        description_en=description_en,
+        operator=agents.get(OPERATOR_ID, Agent(OPERATOR_ID, OPERATOR_ID)),
+        participants=agents,
+    )
 
 
 # -- rules shared with negotiation (counter-offers are offers too) ---------------------------

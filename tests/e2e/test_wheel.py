@@ -62,6 +62,7 @@ def test_the_wheel_holds_no_top_level_package_but_dataspace(wheel: Path) -> None
     tops = {name.split("/")[0] for name in names}
     packages = {top for top in tops if not top.endswith((".dist-info", ".data"))}
     assert packages == {"dataspace"}
+    assert "dataspace/policy/profile.jsonld" in names  # connectors publish it (package data)
     shared = [n.split("/share/dataspace/", 1)[1] for n in names if "/share/dataspace/" in n]
     for folder in INSTALLED_FILES:
         assert any(name.startswith(folder + "/") for name in shared), folder

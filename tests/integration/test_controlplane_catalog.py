@@ -12,6 +12,7 @@ from pyld import jsonld
 from dataspace.controlplane import catalog, participants
 from dataspace.controlplane.catalog import Artifacts, ProductQuery
 from dataspace.errors import Conflict, InvalidInput, Unauthorized
+from tests.conformance.linked_data import DCAT_AP_SHAPES, ODRL_MODEL_SHAPES, expand, graph_of, shacl
 from tests.fixtures.controlplane import ARTIFACTS, Space, use_policy
 
 pytestmark = pytest.mark.integration
@@ -129,3 +130,19 @@ def test_the_dcat_export_expands_as_json_ld(market: Space) -> None:
     assert dataset["@type"] == "dcat:Dataset"
     assert dataset["odrl:hasPolicy"][0]["@id"] == "urn:policy:po"
     assert any("http://www.w3.org/ns/dcat#dataset" in node for node in expanded)
+
+
+def test_the_hubs_dcat_export_conforms_to_dcat_ap_and_odrl(market: Space) -> None:
+    market.product("demand-forecasts", grade="important", schema="demand_forecasts")
+
+    document = catalog.export_dcat(market.db)
+
+    graph = graph_of(expand(document))
+    for shapes in (DCAT_AP_SHAPES, ODRL_MODEL_SHAPES):
+        conforms, report = shacl(graph, shapes)
+        assert conforms, report
+    operator = participants.show_participant(market.db, "operator")
+    assert document["dct:publisher"]["foaf:name"] == operator.name
+    dataset = document["dcat:dataset"][1]
+    assert dataset["dct:publisher"]["foaf:name"] == "xcmg Co., Ltd."
+    assert dataset["odrl:hasPolicy"][0]["assigner"] == dataset["dct:publisher"]["@id"]

@@ -3,7 +3,7 @@ import json
 import pytest
 from pyld import jsonld
 
-from dataspace.catalog.dcat import CONTEXT, catalog_jsonld
+from dataspace.catalog.dcat import CONTEXT, Agent, catalog_jsonld
 from dataspace.catalog.model import Cadence, ProductDescription
 from dataspace.errors import InvalidInput
 from dataspace.policy.grades import Grade
@@ -12,6 +12,7 @@ from dataspace.policy.model import parse_policy
 DCAT = "http://www.w3.org/ns/dcat#"
 DCT = "http://purl.org/dc/terms/"
 ODRL = "http://www.w3.org/ns/odrl/2/"
+FOAF = "http://xmlns.com/foaf/0.1/"
 BASE = "https://dataspace.example.gov.cn"
 
 
@@ -62,6 +63,22 @@ def _product(**overrides):
     return ProductDescription(**{**fields, **overrides})
 
 
+OWNER = Agent("chain-leader", "链主企业 Chain Leader Co.", "https://connector.chain-leader.example")
+
+
+def _export(products, base_iri=BASE):
+    return catalog_jsonld(
+        products,
+        base_iri=base_iri,
+        title_zh="目录",
+        title_en="Catalog",
+        description_zh="数据产品目录",
+        description_en="Catalog of data products",
+        operator=Agent("operator", "数据空间运营方"),
+        participants={"chain-leader": OWNER},
+    )
+
+
 def _no_network(url, options=None):
     raise AssertionError(f"the export must not need to fetch {url}")
 
@@ -86,8 +103,8 @@ def _nodes_of_type(node, type_iri, found=None):
 @pytest.fixture
 def expanded():
     products = [_product(), _product(product_id="inventory", offers=(), versions=())]
-    document = catalog_jsonld(products, base_iri=BASE + "/", title_zh="目录", title_en="Catalog")
-    assert set(CONTEXT) == {"dcat", "dct", "odrl", "xsd", "dqv", "ds"}
+    document = _export(products, base_iri=BASE + "/")
+    assert {"dcat", "dct", "foaf", "odrl", "xsd", "dqv", "ds"} <= set(CONTEXT)
     return _expand(document)
 
 
@@ -109,7 +126,13 @@ def test_dataset_fields_expand_to_expected_terms(expanded):
     assert {"@value": "需求预测", "@language": "zh"} in dataset[f"{DCT}title"]
     assert {"@value": "Demand forecast", "@language": "en"} in dataset[f"{DCT}title"]
     assert len(dataset[f"{DCT}description"]) == 2
-    assert dataset[f"{DCT}publisher"] == [{"@id": f"{BASE}/participants/chain-leader"}]
+    assert dataset[f"{DCT}publisher"] == [
+        {
+            "@id": f"{BASE}/participants/chain-leader",
+            "@type": [f"{FOAF}Agent"],
+            f"{FOAF}name": [{"@value": OWNER.name}],
+        }
+    ]
     assert dataset[f"{DCAT}keyword"] == [{"@value": "auto"}, {"@value": "ev-battery"}]
     assert dataset[f"{DCT}accrualPeriodicity"] == [
         {"@id": "http://publications.europa.eu/resource/authority/frequency/WEEKLY"}
@@ -126,6 +149,16 @@ def test_distributions_are_parquet_per_version(expanded):
         assert distribution[f"{DCAT}mediaType"] == [
             {"@id": "https://www.iana.org/assignments/media-types/application/vnd.apache.parquet"}
         ]
+        assert distribution[f"{DCAT}accessURL"] == [{"@id": OWNER.endpoint}]
+
+
+def test_an_owner_the_catalog_cannot_name_is_named_by_its_id_and_reached_at_the_hub():
+    document = _export([_product(owner="unlisted-owner")])
+    (dataset,) = _expand(document)[0][f"{DCAT}dataset"]
+    (publisher,) = dataset[f"{DCT}publisher"]
+    assert publisher[f"{FOAF}name"] == [{"@value": "unlisted-owner"}]
+    for distribution in dataset[f"{DCAT}distribution"]:
+        assert distribution[f"{DCAT}accessURL"] == [{"@id": f"{BASE}/products/demand-forecast"}]
 
 
 def test_offers_expand_to_odrl(expanded):
@@ -133,6 +166,8 @@ def test_offers_expand_to_odrl(expanded):
     (offer,) = dataset[f"{ODRL}hasPolicy"]
     assert offer["@id"] == "urn:policy:forecast:suppliers"
     assert offer["@type"] == [f"{ODRL}Offer"]
+    assert offer[f"{ODRL}assigner"] == [{"@id": f"{BASE}/participants/chain-leader"}]
+    assert offer[f"{ODRL}target"] == [{"@id": dataset["@id"]}]
     (permission,) = offer[f"{ODRL}permission"]
     assert permission[f"{ODRL}action"] == [{"@id": f"{ODRL}use"}]
     operands = [c[f"{ODRL}leftOperand"][0]["@id"] for c in permission[f"{ODRL}constraint"]]
@@ -158,17 +193,15 @@ def test_offers_expand_to_odrl(expanded):
 
 def test_export_is_deterministic_and_sorted():
     products = [_product(product_id="b-product"), _product(product_id="a-product")]
-    first = catalog_jsonld(products, base_iri=BASE, title_zh="目录", title_en="Catalog")
-    second = catalog_jsonld(products[::-1], base_iri=BASE, title_zh="目录", title_en="Catalog")
+    first = _export(products)
+    second = _export(products[::-1])
     assert first == second
     assert [d["dct:identifier"] for d in first["dcat:dataset"]] == ["a-product", "b-product"]
 
 
 def test_a_policy_uid_that_is_not_an_iri_gets_one():
     offer = parse_policy({"uid": "plain uid", "permission": [{"action": "aggregate"}]})
-    document = catalog_jsonld(
-        [_product(offers=(offer,))], base_iri=BASE, title_zh="目录", title_en="Catalog"
-    )
+    document = _export([_product(offers=(offer,))])
     (expanded_offer,) = _nodes_of_type(_expand(document), f"{ODRL}Offer")
     assert expanded_offer["@id"] == f"{BASE}/policies/plain%20uid"
 
@@ -176,7 +209,7 @@ def test_a_policy_uid_that_is_not_an_iri_gets_one():
 @pytest.mark.parametrize("base", ["ftp://x", "dataspace.example", "https://x/?q=1", ""])
 def test_base_iri_must_be_absolute_http(base):
     with pytest.raises(InvalidInput, match="base IRI"):
-        catalog_jsonld([], base_iri=base, title_zh="目录", title_en="Catalog")
+        _export([], base_iri=base)
 
 
 @pytest.mark.parametrize(
@@ -207,10 +240,7 @@ def test_product_accepts_string_grade_and_cadence():
 
 
 def test_a_checked_product_carries_its_quality_score_as_a_dqv_measurement():
-    document = catalog_jsonld(
-        [_product(quality_score=87.5), _product(product_id="unchecked")],
-        base_iri=BASE, title_zh="目录", title_en="Catalog",
-    )  # fmt: skip
+    document = _export([_product(quality_score=87.5), _product(product_id="unchecked")])
     (catalog,) = _expand(document)
     checked, unchecked = catalog[f"{DCAT}dataset"]
     dqv = "http://www.w3.org/ns/dqv#"
@@ -220,3 +250,19 @@ def test_a_checked_product_carries_its_quality_score_as_a_dqv_measurement():
         {"@value": "87.5", "@type": "http://www.w3.org/2001/XMLSchema#decimal"}
     ]
     assert f"{dqv}hasQualityMeasurement" not in unchecked
+
+
+@pytest.mark.parametrize("endpoint", [None, "", "tcp://connector:9000", "connector.example"])
+def test_without_an_http_connector_endpoint_distributions_point_at_the_hub(endpoint):
+    document = catalog_jsonld(
+        [_product()], base_iri=BASE, title_zh="目录", title_en="Catalog",
+        description_zh="目录", description_en="Catalog", operator=Agent("operator", "运营方"),
+        participants={"chain-leader": Agent("chain-leader", "链主", endpoint)},
+    )  # fmt: skip
+    for distribution in document["dcat:dataset"][0]["dcat:distribution"]:
+        assert distribution["dcat:accessURL"] == {"@id": f"{BASE}/products/demand-forecast"}
+
+
+def test_an_agent_needs_a_valid_participant_id():
+    with pytest.raises(InvalidInput, match="participant id"):
+        Agent("../operator", "运营方")
