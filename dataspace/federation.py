@@ -152,12 +152,14 @@ class Federation(Closing):
         region: str = "CN-JS",
         chains: tuple[str, ...] = (),
         provider: bool = False,
+        served: bool = False,
         directory: Path | None = None,
     ) -> Party:
         """``connector init`` on the participant's own directory (``directory``, default
-        ``<root>/<participant>``); providers get an endpoint and their own S3 user and bucket."""
+        ``<root>/<participant>``); providers get an endpoint and their own S3 user and bucket,
+        ``served`` consumers an endpoint (for the Dataspace Protocol's callbacks)."""
         state = directory or self.root / participant
-        party = Party(participant, state, free_port() if provider else None)
+        party = Party(participant, state, free_port() if provider or served else None)
         args = ["init", "--hub", self.hub_url, "--id", participant, "--name", name]
         args += ["--uscc", uscc, "--region", region, "--kafka", self.stack.bootstrap_servers]
         if self.stack.kafka_embedded:  # the embedded broker's consumer tuning (DESIGN §5)
@@ -169,6 +171,8 @@ class Federation(Closing):
             args += ["--chain", chain]
         if provider:
             args += [*self._own_store(participant), "--endpoint", party.endpoint or ""]
+        elif served:
+            args += ["--endpoint", party.endpoint or ""]
         self.connector(party, *args)
         self.parties.setdefault(participant, party)
         return party
@@ -186,7 +190,7 @@ class Federation(Closing):
     # -- long-running processes -------------------------------------------------------------
 
     def serve(self, party: Party | str) -> None:
-        """Start a provider connector's grant endpoint."""
+        """Start a connector's service (grants, the Dataspace Protocol)."""
         party = self.parties[party] if isinstance(party, str) else party
         env = {**clean_environment(), "DATASPACE_CONNECTOR_STATE": str(party.state)}
         self.spawn(

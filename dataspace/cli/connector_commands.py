@@ -15,6 +15,7 @@ import typer
 
 from dataspace.cli.connector_contract_commands import agreement_app, product_app
 from dataspace.cli.connector_wiring import DEFAULT_STATE, StateOption, opened
+from dataspace.cli.dsp_commands import dsp_app
 from dataspace.cli.wiring import JsonFlag, print_fields, print_json
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ connector_app = typer.Typer(
 )
 connector_app.add_typer(product_app, name="product")
 connector_app.add_typer(agreement_app, name="agreement")
+connector_app.add_typer(dsp_app, name="dsp")
 
 
 @connector_app.command("init")
@@ -209,20 +211,22 @@ def serve(
         ),
     ] = False,
 ) -> None:
-    """Provider: answer subscribers' grant requests from your own bucket until Ctrl-C."""
+    """Serve your connector until Ctrl-C: grants from your own bucket (provider) and the
+    Dataspace Protocol (catalog, negotiation, transfer; both sides)."""
     if detach:
         _serve_in_background(state, host, port)
         return
     import uvicorn  # noqa: PLC0415 (only this command serves HTTP)
 
-    from dataspace.connector.grants import create_grant_app  # noqa: PLC0415
+    from dataspace.dsp.service import connector_service  # noqa: PLC0415
 
-    with opened(state) as connector:
+    with opened(state) as connector, connector_service(connector) as app:
         typer.echo(
-            f"{connector.participant}'s connector serving grants at http://{host}:{port}",
+            f"{connector.participant}'s connector serving grants and the Dataspace Protocol at "
+            f"http://{host}:{port}",
             err=True,
         )
-        uvicorn.run(create_grant_app(connector), host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 @connector_app.command("subscribe")

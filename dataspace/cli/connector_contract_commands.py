@@ -32,9 +32,14 @@ def create_product(
     grade: Annotated[str, typer.Option(help="general, important or core.")] = "general",
     chain: Annotated[list[str] | None, typer.Option(help="Chain tag; repeatable.")] = None,
     cadence: Annotated[str, typer.Option(help="daily ... yearly, irregular.")] = "weekly",
+    auto_accept_chain: Annotated[
+        list[str] | None,
+        typer.Option(help="Agree at once to requests from members of this industry chain "
+                     "(over the Dataspace Protocol, while `connector serve` runs); repeatable."),
+    ] = None,
     state: StateOption = DEFAULT_STATE,
     as_json: JsonFlag = False,
-) -> None:
+) -> None:  # fmt: skip
     """Register a product and its offers in the hub's directory, signed by this provider."""
     from dataspace.connector.catalog import read_offer, register_product  # noqa: PLC0415
 
@@ -49,6 +54,7 @@ def create_product(
         "grade": grade,
         "chain_tags": list(chain or ()),
         "cadence": cadence,
+        "auto_accept_chains": list(auto_accept_chain or ()),
         "offers": [read_offer(path) for path in offer],
     }
     with opened(state) as connector:

@@ -95,8 +95,7 @@ def create_grant_app(
     connector: Connector, *, presign: Presign | None = None, lifetime: timedelta = GRANT_LIFETIME
 ) -> FastAPI:
     """The provider connector's grant service (``presign`` defaults to its own bucket)."""
-    settings = connector.node.settings
-    presign = presign or presigner(settings.s3(), settings.release_bucket)
+    presign = presign or _own_bucket_presigner(connector)
     app = FastAPI(title=f"Grants of {connector.participant}'s connector", description=__doc__)
     app.state.granting = _Granting(
         connector, PublicKeys(connector), presign, lifetime, UsedRequests()
@@ -104,6 +103,22 @@ def create_grant_app(
     app.include_router(router)
     app.add_exception_handler(DataspaceError, _refused)  # type: ignore[arg-type]
     return app
+
+
+def _own_bucket_presigner(connector: Connector) -> Presign:
+    """Presigning in the connector's own bucket, set up at the first grant: a consumer's
+    connector, which has no bucket, serves the protocol all the same."""
+    made: list[Presign] = []
+    lock = threading.Lock()
+
+    def presign(key: str, lifetime: timedelta) -> str:
+        with lock:
+            if not made:
+                settings = connector.node.settings
+                made.append(presigner(settings.s3(), settings.release_bucket))
+        return made[0](key, lifetime)
+
+    return presign
 
 
 def _granting(request: Request) -> _Granting:

@@ -7,7 +7,9 @@ audience) with three more claims that bind it to exactly one request:
 
 - ``htm``: the HTTP method, upper case;
 - ``htu``: the request path (no scheme, host or query), e.g. ``/agreements/agr-…/accept``;
-- ``bsh``: the SHA-256 (hex) of the request body's bytes as sent (of ``b""`` when empty).
+- ``bsh``: the SHA-256 (hex) of the request body's bytes as sent (of ``b""`` when empty);
+- ``rcv`` (between connectors only): the participant whose connector is to receive the
+  request, so that a request signed for one connector cannot be replayed at another.
 
 So a token taken from one request cannot be used for another (a different path or body), and
 its ``jti`` lets the hub refuse the same request twice. The hub keeps the act with every ledger
@@ -56,9 +58,13 @@ def mint_act(
     body: bytes = b"",
     *,
     now: datetime | None = None,
+    receiver: str | None = None,
 ) -> str:
-    """The bearer token of one request by ``actor``, signed with its own key."""
+    """The bearer token of one request by ``actor``, signed with its own key (for
+    ``receiver``'s connector, when given)."""
     extra = {"htm": method.upper(), "htu": path, "bsh": body_sha256(body)}
+    if receiver is not None:
+        extra["rcv"] = receiver
     return tokens.mint(actor, key, now=now, lifetime=ACT_LIFETIME, extra=extra)
 
 
@@ -70,11 +76,18 @@ def check_act(
     path: str,
     body: bytes,
     now: datetime | None = None,
+    receiver: str | None = None,
 ) -> Act:
-    """The act, if the token is valid now and was made for exactly this request."""
+    """The act, if the token is valid now and was made for exactly this request (and, when
+    ``receiver`` is given, for that participant's connector)."""
     subject, raw = tokens.verified_claims(token, public_key_of)  # one signature check
     tokens.check_claims(subject, raw, now or datetime.now(UTC))
     act = _act_of(subject, raw, token)
+    if receiver is not None and raw.get("rcv") != receiver:
+        raise Unauthorized(
+            f"The token was not signed for {receiver}'s connector (its rcv claim is "
+            f"{raw.get('rcv')!r}); sign each request for the connector you send it to."
+        )
     if act.method != method.upper() or act.path != path:
         raise Unauthorized(
             f"The token was signed for {act.method} {act.path}, not for {method.upper()} {path}; "

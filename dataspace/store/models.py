@@ -398,3 +398,83 @@ class IncidentRow(Base):
     source_event_id: Mapped[str] = mapped_column(ID)
     notified: Mapped[list[str]] = mapped_column(JSON)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+DSP_ROLES = ("provider", "consumer")
+TRANSFER_STATES = ("REQUESTED", "STARTED", "SUSPENDED", "COMPLETED", "TERMINATED")
+
+
+class DspNegotiationRow(Base):
+    """One side of a Dataspace Protocol contract negotiation, kept by a connector.
+
+    ``pid`` is this side's process id (``providerPid`` or ``consumerPid``); ``peer_pid`` the
+    other side's. ``peer_address`` is where messages to the other side go: the provider's
+    protocol URL, or the consumer's callback address. ``outbox`` is the message this side
+    still has to send (``None`` when nothing is owed); a worker sends it until it is
+    acknowledged, so a restart loses no step.
+    """
+
+    __tablename__ = "dsp_negotiations"
+    __table_args__ = (
+        one_of("role", DSP_ROLES),
+        one_of("state", NEGOTIATION_STATES),
+        UniqueConstraint("role", "peer", "peer_pid"),
+    )
+
+    pid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    peer: Mapped[str] = mapped_column(ID)  # the other party's participant id
+    peer_pid: Mapped[str | None] = mapped_column(String(128))
+    peer_address: Mapped[str] = mapped_column(String(1024))
+    state: Mapped[str] = mapped_column(String(16))
+    agreement_id: Mapped[str | None] = mapped_column(ID, index=True)  # the hub's record
+    product_id: Mapped[str] = mapped_column(ID)
+    offer_id: Mapped[str] = mapped_column(ID)
+    offer: Mapped[dict[str, Any]] = mapped_column(JSON)  # the last ODRL offer exchanged
+    agreement: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    outbox: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    code: Mapped[str | None] = mapped_column(String(64))  # why it was terminated
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class DspTransferRow(Base):
+    """One side of a Dataspace Protocol transfer process, kept by a connector.
+
+    Columns as in :class:`DspNegotiationRow`; ``data_address`` is what the provider sent in
+    its start message (consumer side). On the provider side ``token_hash`` and
+    ``token_expires_at`` are the short-lived access token of a pull transfer: only its
+    SHA-256 is kept.
+    """
+
+    __tablename__ = "dsp_transfers"
+    __table_args__ = (
+        one_of("role", DSP_ROLES),
+        one_of("state", TRANSFER_STATES),
+        UniqueConstraint("role", "peer", "peer_pid"),
+    )
+
+    pid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    peer: Mapped[str] = mapped_column(ID)
+    peer_pid: Mapped[str | None] = mapped_column(String(128))
+    peer_address: Mapped[str] = mapped_column(String(1024))
+    state: Mapped[str] = mapped_column(String(16))
+    agreement_id: Mapped[str] = mapped_column(ID, index=True)
+    format: Mapped[str] = mapped_column(String(64))
+    data_address: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    token_hash: Mapped[str | None] = mapped_column(HASH)
+    token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outbox: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    code: Mapped[str | None] = mapped_column(String(64))
+    landed: Mapped[list[str]] = mapped_column(JSON, default=list)  # delivery ids (consumer)
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

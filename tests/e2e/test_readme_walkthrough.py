@@ -46,6 +46,7 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
         )  # fmt: skip
     finally:  # whatever happened, leave no process behind
         for stop in (
+            "dataspace connector stop --state supplier-02",
             "dataspace connector stop --state xcmg",
             "dataspace hub --state hub stop",
             "dataspace down",
@@ -60,5 +61,7 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     assert len(landed) == 1
     rows = pq.read_table(landed[0]).to_pylist()
     assert {row["supplier_id"] for row in rows} == {"supplier-01"}  # its own rows only
+    over_dsp = list((tmp_path / "supplier-02" / "landed" / "order-lines" / "1").glob("*.parquet"))
+    assert {row["supplier_id"] for row in pq.read_table(over_dsp[0]).to_pylist()} == {"supplier-02"}
     assert "The ledger is intact" in done.stdout
     assert sorted(p.name for p in (tmp_path / "hub" / "keys").glob("*.pem")) == ["operator.pem"]

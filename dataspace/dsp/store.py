@@ -1,0 +1,102 @@
+"""A connector's protocol processes in its own database (``dsp_negotiations``, ``dsp_transfers``).
+
+Each row is this connector's side of one process. Changing its state appends to its history
+in the same transaction; a message still owed to the other side is the row's ``outbox``,
+sent by :mod:`dataspace.dsp.worker` until the other side acknowledges it (with capped
+back-off), so a connector that stops mid-process resumes where it was.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from dataspace.canonical import utc_iso
+from dataspace.dsp.messages import ProtocolError
+from dataspace.store.models import DspNegotiationRow, DspTransferRow
+from dataspace.store.types import utcnow
+
+Row = TypeVar("Row", DspNegotiationRow, DspTransferRow)
+ENDED = ("FINALIZED", "TERMINATED", "COMPLETED")
+MAX_BACKOFF = timedelta(seconds=30)
+
+
+def move(row: DspNegotiationRow | DspTransferRow, state: str, *, note: str | None = None) -> None:
+    """Put ``row`` in ``state`` (a no-op when it is there, except for a new row's first
+    state) and note it in its history."""
+    if row.state == state and row.history:
+        return
+    row.state = state
+    entry: dict[str, Any] = {"state": state, "at": utc_iso(utcnow())}
+    if note:
+        entry["note"] = note
+    row.history = [*(row.history or []), entry]
+
+
+def owe(row: DspNegotiationRow | DspTransferRow, path: str, message: dict[str, Any]) -> None:
+    """Owe the other side ``message`` at ``path`` (relative to its address), to send now."""
+    row.outbox = {"path": path, "message": message}
+    row.attempts, row.next_attempt_at, row.last_error = 0, utcnow(), None
+
+
+def sent(row: DspNegotiationRow | DspTransferRow) -> None:
+    row.outbox, row.attempts, row.next_attempt_at, row.last_error = None, 0, None, None
+
+
+def failed(row: DspNegotiationRow | DspTransferRow, error: str, now: datetime) -> None:
+    """A send that failed: try again later, waiting longer each time (at most 30 s)."""
+    row.attempts += 1
+    row.last_error = error[:2000]
+    row.next_attempt_at = now + min(timedelta(seconds=0.5 * 2 ** (row.attempts - 1)), MAX_BACKOFF)
+
+
+def process(
+    session: Session,
+    model: type[Row],
+    pid: str,
+    *,
+    caller: str | None = None,
+    error_type: str = "ContractNegotiationError",
+    for_update: bool = False,
+) -> Row:
+    """This connector's process ``pid``; when ``caller`` is given it must be the other party
+    (anyone else is told the process does not exist)."""
+    query = select(model).where(model.pid == pid)
+    if for_update:
+        query = query.with_for_update()
+    row = session.scalars(query).one_or_none()
+    if row is None or (caller is not None and row.peer != caller):
+        raise ProtocolError(
+            404, "not-found", f"There is no process {pid!r} with you here.", error_type=error_type
+        )
+    return row
+
+
+def by_peer(session: Session, model: type[Row], role: str, peer: str, peer_pid: str) -> Row | None:
+    return session.scalars(
+        select(model).where(model.role == role, model.peer == peer, model.peer_pid == peer_pid)
+    ).one_or_none()
+
+
+def owing(session: Session, model: type[Row], now: datetime) -> list[str]:
+    """Processes with a message due to be sent now, oldest first."""
+    return list(
+        session.scalars(
+            select(model.pid)
+            .where(model.outbox.is_not(None))
+            .where(or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now))
+            .order_by(model.updated_at)
+        )
+    )
+
+
+def open_processes(session: Session, model: type[Row]) -> list[str]:
+    """Processes not yet ended (FINALIZED negotiations are open while their transfers run)."""
+    return list(
+        session.scalars(
+            select(model.pid).where(model.state.not_in(ENDED)).order_by(model.created_at)
+        )
+    )
