@@ -93,10 +93,11 @@ def owing(session: Session, model: type[Row], now: datetime) -> list[str]:
     )
 
 
-def open_processes(session: Session, model: type[Row]) -> list[str]:
-    """Processes not yet ended (FINALIZED negotiations are open while their transfers run)."""
-    return list(
-        session.scalars(
-            select(model.pid).where(model.state.not_in(ENDED)).order_by(model.created_at)
-        )
+def open_processes(session: Session, model: type[Row]) -> list[tuple[str, str, str]]:
+    """Processes not yet ended: (pid, role, state), oldest first."""
+    rows = session.execute(
+        select(model.pid, model.role, model.state)
+        .where(model.state.not_in(ENDED))
+        .order_by(model.created_at)
     )
+    return [(pid, role, state) for pid, role, state in rows]

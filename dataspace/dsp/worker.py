@@ -5,11 +5,13 @@ handler nudges it):
 
 1. every process with a message in its outbox due now: send it; an acknowledgement clears
    the outbox (and a first answer names the other side's process id); a connector that
-   cannot be reached is tried again with back-off; a refusal by the other side ends the
-   process (TERMINATED, with the other side's code and reason kept);
-2. every open process, at most every :data:`SYNC_SECONDS`: compare with the hub and queue
-   the next message (:func:`dataspace.dsp.negotiation.sync`,
-   :func:`dataspace.dsp.transfer.sync`).
+   cannot be reached (or answers 404 a few times: a race with its own write) is tried again
+   with back-off; a refused first request ends the process (TERMINATED, with the other side's
+   code and reason kept); a later refusal means the sides disagree, and this side takes the
+   state the other reports;
+2. every open process, at most every :data:`SYNC_SECONDS` (:data:`STEADY_SYNC_SECONDS` for a
+   provider's running transfer): compare with the hub and queue the next message
+   (:func:`dataspace.dsp.negotiation.sync`, :func:`dataspace.dsp.transfer.sync`).
 
 Everything lives in the connector's database, so a worker that stops mid-process resumes
 where it was when the connector is served again.
@@ -39,6 +41,12 @@ log = logging.getLogger(__name__)
 
 INTERVAL = 0.25
 SYNC_SECONDS = 1.0
+# A running transfer's provider asks the hub this often whether the agreement still holds;
+# grants are refused at once anyway (each is checked with the hub), so this only delays the
+# SUSPENDED or TERMINATED message.
+STEADY_SYNC_SECONDS = 10.0
+NOT_FOUND = 404
+NOT_FOUND_RETRIES = 5  # a 404 right after an answer is a race with the other side's write
 MODELS: tuple[Any, ...] = (DspNegotiationRow, DspTransferRow)
 Model = Any  # DspNegotiationRow or DspTransferRow: the store's functions take either
 
@@ -74,8 +82,10 @@ class DspWorker:
         for model in MODELS:
             with db.transaction() as session:
                 active = store.open_processes(session, model)
-            for pid in active:
-                if sync_all or time.monotonic() - self._synced.get(pid, 0.0) >= SYNC_SECONDS:
+            for pid, role, state in active:
+                steady = model is DspTransferRow and role == "provider" and state != "REQUESTED"
+                period = STEADY_SYNC_SECONDS if steady else SYNC_SECONDS
+                if sync_all or time.monotonic() - self._synced.get(pid, 0.0) >= period:
                     self._synced[pid] = time.monotonic()
                     self._sync(model, pid)
 
@@ -94,20 +104,20 @@ class DspWorker:
     def _send(self, model: Model, pid: str) -> None:
         with self._connector.node.db.transaction() as session:
             row = store.process(session, model, pid)
-            outbox, address, peer = row.outbox, row.peer_address, row.peer
+            outbox, address, peer, attempts = row.outbox, row.peer_address, row.peer, row.attempts
         if outbox is None:
             return
         url = address.rstrip("/") + outbox["path"]
         try:
             answer = self._client.post(url, peer, outbox["message"])
         except ProtocolError as refused:
-            self._refused(model, pid, refused)
+            if refused.status == NOT_FOUND and attempts < NOT_FOUND_RETRIES:
+                self._failed(model, pid, refused.reason)  # the other side may not know it yet
+            else:
+                self._refused(model, pid, refused)
             return
         except ServiceError as exc:
-            with self._connector.node.db.transaction() as session:
-                store.failed(
-                    store.process(session, model, pid, for_update=True), str(exc), utcnow()
-                )
+            self._failed(model, pid, str(exc))
             log.warning("protocol message to %s not sent yet: %s", peer, exc)
             return
         with self._connector.node.db.transaction() as session:
@@ -117,6 +127,10 @@ class DspWorker:
                 store.sent(row)
         log.info("protocol message %s sent to %s", outbox["message"].get("@type"), peer)
         self.nudge()
+
+    def _failed(self, model: Model, pid: str, error: str) -> None:
+        with self._connector.node.db.transaction() as session:
+            store.failed(store.process(session, model, pid, for_update=True), error, utcnow())
 
     def _refused(self, model: Model, pid: str, refused: ProtocolError) -> None:
         """A first request refused ends the process; a later message refused means the two

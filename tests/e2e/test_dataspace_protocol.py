@@ -361,3 +361,30 @@ def test_the_consumer_suspends_resumes_and_terminates_its_subscription(
     again = federation.connector(supplier, "dsp", "resume", pid, check=False)
     assert isinstance(again, CommandFailed)
     assert "cannot resume now" in again.stderr
+
+
+def _signed_get(party: Party, receiver: str, url: str) -> dict[str, str]:
+    key = load_private_key(party.state / "keys" / f"{party.participant}.pem")
+    token = mint_act(party.participant, key, "GET", httpx.URL(url).path, b"", receiver=receiver)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_each_side_answers_the_state_of_its_processes_to_the_other_party_only(
+    federation: Federation, leader: Party, supplier: Party
+) -> None:
+    processes = [p for p in _processes(federation, supplier) if p["peer_pid"]]
+    kinds = {p["kind"] for p in processes}
+    assert kinds == {"negotiation", "transfer"}
+    outsider = federation.join("supplier-32", name="Supplier 32", uscc=_uscc(132),
+                               roles=("supplier",), chains=(CHAIN,))  # fmt: skip
+    federation.operator("participant", "admit", "supplier-32")
+    for process in processes:
+        kind = "negotiations" if process["kind"] == "negotiation" else "transfers"
+        url = f"{leader.endpoint}/dsp/{kind}/{process['peer_pid']}"
+        answer = httpx.get(url, headers=_signed_get(supplier, "xcmg", url))
+        assert answer.status_code == 200, answer.text
+        assert errors(answer.json()) == []
+        assert answer.json()["state"] == process["state"]
+        stranger = httpx.get(url, headers=_signed_get(outsider, "xcmg", url))
+        assert stranger.status_code == 404
+        assert errors(stranger.json()) == []
