@@ -388,3 +388,31 @@ def test_each_side_answers_the_state_of_its_processes_to_the_other_party_only(
         stranger = httpx.get(url, headers=_signed_get(outsider, "xcmg", url))
         assert stranger.status_code == 404
         assert errors(stranger.json()) == []
+
+
+def test_the_catalog_pages_with_link_headers_and_names_only_the_providers_own_datasets(
+    federation: Federation, leader: Party, supplier: Party, tmp_path: Path
+) -> None:
+    for product in ("dsp-page-a", "dsp-page-b"):
+        _product(federation, leader, product, tmp_path)
+    body = json.dumps({"@context": CONTEXT, "@type": "CatalogRequestMessage"}).encode()
+    url, seen = f"{leader.endpoint}/dsp/catalog/request?offset=0&limit=1", []
+    while url:
+        page = httpx.post(url, content=body, headers=_signed(supplier, "xcmg", url, body))
+        assert page.status_code == 200, page.text
+        assert errors(page.json()) == []
+        seen += [dataset["@id"] for dataset in page.json()["dataset"]]
+        url = page.links.get("next", {}).get("url", "")
+    assert len(seen) == len(set(seen)) >= 2
+    assert {"urn:dataspace:product:dsp-page-a", "urn:dataspace:product:dsp-page-b"} <= set(seen)
+
+    one = f"{leader.endpoint}/dsp/catalog/datasets/urn:dataspace:product:dsp-page-a"
+    found = httpx.get(one, headers=_signed_get(supplier, "xcmg", one))
+    assert found.status_code == 200
+    assert errors(found.json(), "Dataset") == []
+    assert found.json()["hasPolicy"][0]["assigner"] == "urn:dataspace:participant:xcmg"
+    missing = f"{leader.endpoint}/dsp/catalog/datasets/urn:dataspace:product:nothing-here"
+    absent = httpx.get(missing, headers=_signed_get(supplier, "xcmg", missing))
+    assert absent.status_code == 404
+    assert absent.json()["@type"] == "CatalogError"
+    assert errors(absent.json()) == []
