@@ -22,13 +22,14 @@ from fastapi.responses import JSONResponse, Response
 
 from dataspace.connector.grants import PublicKeys, UsedRequests
 from dataspace.connector.state import Connector
-from dataspace.dsp import catalog, negotiation, terms, transfer
+from dataspace.dsp import catalog, negotiation, store, terms, transfer
 from dataspace.dsp.messages import ProtocolError, Received, receive
 from dataspace.dsp.trace import MessageLog
 from dataspace.dsp.worker import DspWorker
 from dataspace.errors import DataspaceError, ServiceError, Unauthorized
 from dataspace.identity.acts import check_act
 from dataspace.policy.odrl import profile_document
+from dataspace.store.models import DspNegotiationRow, DspTransferRow
 from dataspace.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -259,11 +260,8 @@ NEGOTIATION_STEPS = {
 def negotiation_state(pid: str, call: CallDep, protocol: ProtocolDep) -> Response:
     def state() -> dict[str, Any]:
         with protocol.connector.node.db.transaction() as session:
-            from dataspace.dsp import store  # noqa: PLC0415
-            from dataspace.store.models import DspNegotiationRow  # noqa: PLC0415
-
-            return negotiation.view(store.process(session, DspNegotiationRow, pid,
-                                                  caller=call.caller))  # fmt: skip
+            row = store.process(session, DspNegotiationRow, pid, caller=call.caller)
+            return negotiation.view(row)
 
     return _json(_handled(protocol, call.error_type, state))
 
@@ -308,20 +306,25 @@ def negotiation_event(pid: str, call: CallDep, protocol: ProtocolDep) -> Respons
     return Response(status_code=200)
 
 
-def _negotiation_step(suffix: str) -> Callable[..., Response]:
-    kind, step = NEGOTIATION_STEPS[suffix]
+StepHandler = Callable[[Connector, str, str, str, Received], None]
+
+
+def _step_route(kind: str, step: str, handle_step: StepHandler) -> Callable[..., Response]:
+    """The route of one message about an existing process (200 with no body)."""
 
     def handle(pid: str, call: CallDep, protocol: ProtocolDep) -> Response:
         received = call.message(kind)
-        _handled(protocol, call.error_type, lambda: negotiation.on_message(
-            protocol.connector, call.caller, pid, step, received))  # fmt: skip
+        connector, caller = protocol.connector, call.caller
+        _handled(protocol, call.error_type,
+                 lambda: handle_step(connector, caller, pid, step, received))  # fmt: skip
         return Response(status_code=200)
 
     return handle
 
 
 for _suffix, (_kind, _step) in NEGOTIATION_STEPS.items():
-    router.add_api_route(f"/negotiations/{{pid}}/{_suffix}", _negotiation_step(_suffix),
+    router.add_api_route(f"/negotiations/{{pid}}/{_suffix}",
+                         _step_route(_kind, _step, negotiation.on_message),
                          methods=["POST"], summary=f"A {_kind}.")  # fmt: skip
 
 
@@ -352,12 +355,10 @@ def transfer_data(pid: str, delivery: str, request: Request, protocol: ProtocolD
 @router.get("/transfers/{pid}", summary="The state of a transfer with the caller.")
 def transfer_state(pid: str, call: CallDep, protocol: ProtocolDep) -> Response:
     def state() -> dict[str, Any]:
-        from dataspace.dsp import store  # noqa: PLC0415
-        from dataspace.store.models import DspTransferRow  # noqa: PLC0415
-
         with protocol.connector.node.db.transaction() as session:
-            return transfer.view(store.process(session, DspTransferRow, pid, caller=call.caller,
-                                               error_type="TransferError"))  # fmt: skip
+            row = store.process(session, DspTransferRow, pid, caller=call.caller,
+                                error_type="TransferError")  # fmt: skip
+            return transfer.view(row)
 
     return _json(_handled(protocol, call.error_type, state))
 
@@ -373,20 +374,9 @@ def transfer_request(call: CallDep, protocol: ProtocolDep) -> Response:
     return _json(answer, 201)
 
 
-def _transfer_step(step: str) -> Callable[..., Response]:
-    kind = TRANSFER_STEPS[step]
-
-    def handle(pid: str, call: CallDep, protocol: ProtocolDep) -> Response:
-        received = call.message(kind)
-        _handled(protocol, call.error_type, lambda: transfer.on_message(
-            protocol.connector, call.caller, pid, step, received))  # fmt: skip
-        return Response(status_code=200)
-
-    return handle
-
-
 for _step, _kind in TRANSFER_STEPS.items():
-    router.add_api_route(f"/transfers/{{pid}}/{_step}", _transfer_step(_step), methods=["POST"],
+    router.add_api_route(f"/transfers/{{pid}}/{_step}",
+                         _step_route(_kind, _step, transfer.on_message), methods=["POST"],
                          summary=f"A {_kind}.")  # fmt: skip
 
 

@@ -181,13 +181,11 @@ def _hub_record(
 # ---------------------------------------------------------------- both sides: messages
 
 
-def on_message(
-    connector: Connector, caller: str, pid: str, step: str, received: Received
-) -> dict[str, Any] | None:
+def on_message(connector: Connector, caller: str, pid: str, step: str, received: Received) -> None:
     """A message about an existing process: check it is the other side's, move the state."""
     with connector.node.db.transaction() as session:
         row = store.process(session, DspNegotiationRow, pid, caller=caller, for_update=True)
-        _require_pids(row, received)
+        store.require_pids(row, received)
         if step == "termination":
             if row.state == State.FINALIZED.value:
                 raise received.refusal(
@@ -197,7 +195,7 @@ def on_message(
             code = received.text("code", required=False) or "terminated"
             row.code = code[:64]
             store.move(row, State.TERMINATED.value, note=f"terminated by {caller}: {code}")
-            return None
+            return
         allowed = ACCEPTS.get((row.role, step))
         if allowed is None:
             raise received.refusal(f"A {row.role} does not take {step} messages here.")
@@ -212,7 +210,6 @@ def on_message(
         if step == "agreement":
             row.agreement = _checked_agreement(row, received, connector.participant)
         store.move(row, target, note=f"{step} from {caller}")
-    return None
 
 
 def on_event(connector: Connector, caller: str, pid: str, received: Received) -> None:
@@ -220,19 +217,6 @@ def on_event(connector: Connector, caller: str, pid: str, received: Received) ->
     if event not in ("ACCEPTED", "FINALIZED"):
         raise received.refusal(f"The eventType {event!r} is neither ACCEPTED nor FINALIZED.")
     on_message(connector, caller, pid, str(event), received)
-
-
-def _require_pids(row: DspNegotiationRow, received: Received) -> None:
-    mine = "providerPid" if row.role == PROVIDER else "consumerPid"
-    theirs = "consumerPid" if row.role == PROVIDER else "providerPid"
-    if received.body.get(mine) != row.pid or (
-        row.peer_pid is not None and received.body.get(theirs) != row.peer_pid
-    ):
-        raise received.refusal(
-            f"The message's {mine} and {theirs} do not match this negotiation.", code="pid-mismatch"
-        )
-    if row.peer_pid is None:
-        row.peer_pid = received.text(theirs)
 
 
 def _checked_agreement(row: DspNegotiationRow, received: Received, me: str) -> dict[str, Any]:
@@ -256,9 +240,7 @@ def _checked_agreement(row: DspNegotiationRow, received: Received, me: str) -> d
 
 
 def view(row: DspNegotiationRow) -> dict[str, Any]:
-    provider_pid = row.pid if row.role == PROVIDER else (row.peer_pid or "")
-    consumer_pid = row.pid if row.role == CONSUMER else (row.peer_pid or "")
-    return m.contract_negotiation(provider_pid, consumer_pid, row.state)
+    return m.contract_negotiation(*store.pids(row), row.state)
 
 
 # ---------------------------------------------------------------- sync with the hub
@@ -335,10 +317,7 @@ def _terminate(connector: Connector, pid: str, record: dict[str, Any]) -> None:
     code = str(reason).split(":")[0][:64]
 
     def message(row: DspNegotiationRow) -> dict[str, Any]:
-        provider_pid, consumer_pid = (
-            (row.pid, str(row.peer_pid)) if row.role == PROVIDER else (str(row.peer_pid), row.pid)
-        )
-        return m.negotiation_termination(provider_pid, consumer_pid, code, str(reason))
+        return m.negotiation_termination(*store.pids(row), code, str(reason))
 
     _queue(connector, pid, "TERMINATED", "/negotiations/{peer}/termination", message, code=code)
 

@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from dataspace.canonical import utc_iso
-from dataspace.dsp.messages import ProtocolError
+from dataspace.dsp.messages import ProtocolError, Received
 from dataspace.store.models import DspNegotiationRow, DspTransferRow
 from dataspace.store.types import utcnow
 
@@ -101,3 +101,26 @@ def open_processes(session: Session, model: type[Row]) -> list[tuple[str, str, s
         .order_by(model.created_at)
     )
     return [(pid, role, state) for pid, role, state in rows]
+
+
+def pids(row: DspNegotiationRow | DspTransferRow) -> tuple[str, str]:
+    """(providerPid, consumerPid) of a process, from this side's row."""
+    if row.role == "provider":
+        return row.pid, row.peer_pid or ""
+    return row.peer_pid or "", row.pid
+
+
+def require_pids(row: DspNegotiationRow | DspTransferRow, received: Received) -> None:
+    """The message names this process and its other side (whose pid is learnt here if it was
+    not known yet), or it is refused."""
+    provider_pid, consumer_pid = received.body.get("providerPid"), received.body.get("consumerPid")
+    expected = pids(row)
+    mine_ok = (provider_pid if row.role == "provider" else consumer_pid) == row.pid
+    theirs = consumer_pid if row.role == "provider" else provider_pid
+    if not mine_ok or (row.peer_pid is not None and theirs != row.peer_pid):
+        raise received.refusal(
+            f"The message's providerPid and consumerPid do not match this process "
+            f"({expected[0] or '?'}, {expected[1] or '?'}).", code="pid-mismatch",
+        )  # fmt: skip
+    if row.peer_pid is None:
+        row.peer_pid = received.text("consumerPid" if row.role == "provider" else "providerPid")

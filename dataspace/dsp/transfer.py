@@ -143,7 +143,7 @@ def on_message(connector: Connector, caller: str, pid: str, step: str, received:
     with connector.node.db.transaction() as session:
         row = store.process(session, DspTransferRow, pid, caller=caller, error_type=ERROR,
                             for_update=True)  # fmt: skip
-        _require_pids(row, received)
+        store.require_pids(row, received)
         code = received.text("code", required=False)
         if step == "termination":
             if row.state == TransferState.COMPLETED.value:
@@ -172,29 +172,8 @@ def on_message(connector: Connector, caller: str, pid: str, step: str, received:
         store.move(row, target, note=f"{step} from {caller}")
 
 
-def _require_pids(row: DspTransferRow, received: Received) -> None:
-    mine = "providerPid" if row.role == PROVIDER else "consumerPid"
-    theirs = "consumerPid" if row.role == PROVIDER else "providerPid"
-    if received.body.get(mine) != row.pid or (
-        row.peer_pid is not None and received.body.get(theirs) != row.peer_pid
-    ):
-        raise received.refusal(
-            f"The message's {mine} and {theirs} do not match this transfer.", code="pid-mismatch"
-        )
-    if row.peer_pid is None:
-        row.peer_pid = received.text(theirs)
-
-
 def view(row: DspTransferRow) -> dict[str, Any]:
-    provider_pid = row.pid if row.role == PROVIDER else (row.peer_pid or "")
-    consumer_pid = row.pid if row.role == CONSUMER else (row.peer_pid or "")
-    return m.transfer_process(provider_pid, consumer_pid, row.state)
-
-
-def _pids(row: DspTransferRow) -> tuple[str, str]:
-    if row.role == PROVIDER:
-        return row.pid, str(row.peer_pid)
-    return str(row.peer_pid), row.pid
+    return m.transfer_process(*store.pids(row), row.state)
 
 
 # ---------------------------------------------------------------- sync
@@ -214,7 +193,7 @@ def sync(connector: Connector, client: DspClient, pid: str) -> None:
     elif state == TransferState.STARTED.value and transfer_format == TransferFormat.HTTP_PULL:
         landed = pull(connector, client, pid, address or {})
         _queue(connector, pid, TransferState.COMPLETED.value, "completion",
-               lambda row: m.transfer_completion(*_pids(row)), landed=landed)  # fmt: skip
+               lambda row: m.transfer_completion(*store.pids(row)), landed=landed)  # fmt: skip
 
 
 def _provider_sync(connector: Connector, pid: str, state: str) -> None:
@@ -225,7 +204,7 @@ def _provider_sync(connector: Connector, pid: str, state: str) -> None:
     if record["state"] == "TERMINATED":
         reason = str(record.get("reason") or "the agreement ended")
         _queue(connector, pid, TransferState.TERMINATED.value, "termination",
-               lambda row: m.transfer_termination(*_pids(row), "agreement-ended", reason),
+               lambda row: m.transfer_termination(*store.pids(row), "agreement-ended", reason),
                code="agreement-ended")  # fmt: skip
         return
     suspended = _suspended_party(connector, record)
@@ -234,7 +213,7 @@ def _provider_sync(connector: Connector, pid: str, state: str) -> None:
             return  # started once the party is reinstated
         reason = f"{suspended} is suspended by the data-space operator"
         _queue(connector, pid, TransferState.SUSPENDED.value, "suspension",
-               lambda row: m.transfer_suspension(*_pids(row), SUSPENDED_BY_HUB, reason),
+               lambda row: m.transfer_suspension(*store.pids(row), SUSPENDED_BY_HUB, reason),
                code=SUSPENDED_BY_HUB)  # fmt: skip
     elif suspended is None and (
         state == "REQUESTED" or (state == "SUSPENDED" and code == SUSPENDED_BY_HUB)
@@ -273,7 +252,7 @@ def _start(connector: Connector, pid: str, consumer: str) -> None:
         row.code = None
         store.move(row, TransferState.STARTED.value, note="started")
         store.owe(row, f"/transfers/{row.peer_pid}/start",
-                  m.transfer_start(*_pids(row), data_address=address))  # fmt: skip
+                  m.transfer_start(*store.pids(row), data_address=address))  # fmt: skip
 
 
 def _queue(
@@ -315,13 +294,13 @@ def take_step(connector: Connector, pid: str, step: str, reason: str) -> None:
         if provider_resumes:
             row.outbox, consumer = None, row.peer
         elif step == "resume":
-            message = m.transfer_start(*_pids(row))
+            message = m.transfer_start(*store.pids(row))
         elif step == "complete":
-            message = m.transfer_completion(*_pids(row))
+            message = m.transfer_completion(*store.pids(row))
         elif step == "suspend":
-            message = m.transfer_suspension(*_pids(row), code, reason)
+            message = m.transfer_suspension(*store.pids(row), code, reason)
         else:
-            message = m.transfer_termination(*_pids(row), code, reason)
+            message = m.transfer_termination(*store.pids(row), code, reason)
         if not provider_resumes:
             row.code = None if step == "resume" else code
             if step in ("complete", "terminate"):

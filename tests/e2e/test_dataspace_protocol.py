@@ -88,7 +88,8 @@ def _state(federation: Federation, party: Party, agreement: str, kind: str) -> s
     return None
 
 
-def _negotiate(federation: Federation, leader: Party, supplier: Party, product: str) -> str:
+def _requested(federation: Federation, leader: Party, supplier: Party, product: str) -> str:
+    """The supplier requests over DSP; the provider's connector holds the request."""
     requested = federation.connector(
         supplier, "dsp", "negotiate", "--provider", str(leader.endpoint), "--dataset", product,
         "--purpose", "supply-planning", "--wait", "0",
@@ -96,6 +97,11 @@ def _negotiate(federation: Federation, leader: Party, supplier: Party, product: 
     agreement = str(requested["agreement_id"])
     wait_for(lambda: _state(federation, leader, agreement, "negotiation") == "REQUESTED",
              timeout=30)  # fmt: skip
+    return agreement
+
+
+def _negotiate(federation: Federation, leader: Party, supplier: Party, product: str) -> str:
+    agreement = _requested(federation, leader, supplier, product)
     federation.connector(leader, "agreement", "sign", agreement)  # the provider agrees
     wait_for(lambda: _state(federation, supplier, agreement, "negotiation") == "FINALIZED",
              timeout=60)  # fmt: skip
@@ -183,21 +189,19 @@ def test_a_subscription_is_suspended_and_terminated_with_its_agreement(
     assert _state(federation, leader, agreement, "transfer") == "TERMINATED"
 
 
-def test_a_provider_connector_restarted_mid_negotiation_and_mid_transfer_carries_on(
+def test_connectors_restarted_mid_negotiation_and_mid_transfer_carry_on(
     federation: Federation, leader: Party, supplier: Party, tmp_path: Path
 ) -> None:
     _product(federation, leader, "dsp-restart", tmp_path)
-    requested = federation.connector(
-        supplier, "dsp", "negotiate", "--provider", str(leader.endpoint), "--dataset",
-        "dsp-restart", "--purpose", "supply-planning", "--wait", "0",
-    )  # fmt: skip
-    agreement = str(requested["agreement_id"])
-    wait_for(lambda: _state(federation, leader, agreement, "negotiation") == "REQUESTED",
-             timeout=30)  # fmt: skip
+    agreement = _requested(federation, leader, supplier, "dsp-restart")
     federation.stop(f"{leader.participant}-serve")
-    federation.connector(leader, "agreement", "sign", agreement)  # agreed while it is down
+    federation.stop(f"{supplier.participant}-serve")
+    federation.connector(leader, "agreement", "sign", agreement)  # agreed while both are down
     assert _state(federation, supplier, agreement, "negotiation") == "REQUESTED"
-    federation.serve(leader)
+    federation.serve(leader)  # owes the agreement to a consumer that is still down: retries
+    assert wait_for(lambda: _state(federation, leader, agreement, "negotiation") == "AGREED",
+                    timeout=30)  # fmt: skip
+    federation.serve(supplier)
     assert wait_for(lambda: _state(federation, supplier, agreement, "negotiation") == "FINALIZED",
                     timeout=60)  # fmt: skip
 
@@ -286,17 +290,6 @@ def test_a_refused_cli_step_says_why_in_one_sentence(
     assert isinstance(refused, CommandFailed)
     assert "negotiate it with `dataspace connector dsp negotiate` first" in refused.stderr
     assert "Traceback" not in refused.stderr
-
-
-def _requested(federation: Federation, leader: Party, supplier: Party, product: str) -> str:
-    requested = federation.connector(
-        supplier, "dsp", "negotiate", "--provider", str(leader.endpoint), "--dataset", product,
-        "--purpose", "supply-planning", "--wait", "0",
-    )  # fmt: skip
-    agreement = str(requested["agreement_id"])
-    wait_for(lambda: _state(federation, leader, agreement, "negotiation") == "REQUESTED",
-             timeout=30)  # fmt: skip
-    return agreement
 
 
 def test_a_counter_offer_is_offered_accepted_and_agreed_over_the_protocol(
