@@ -39,7 +39,7 @@ from dataspace.contracts.negotiation import State
 from dataspace.dsp import messages as m
 from dataspace.dsp import store, terms
 from dataspace.dsp.messages import Received
-from dataspace.errors import DataspaceError, InvalidInput, ServiceError
+from dataspace.errors import Conflict, DataspaceError, InvalidInput, ServiceError
 from dataspace.policy.model import parse_policy
 from dataspace.policy.odrl import odrl_policy
 from dataspace.store.models import DspNegotiationRow
@@ -77,6 +77,7 @@ def start(
     chosen = terms.offer_of(str(offer["@id"]))
     view = hub_steps.request(connector, product=product, purpose=purpose, offer=chosen,
                              valid_until=valid_until, max_deliveries=max_deliveries)  # fmt: skip
+    _require_fresh(connector, view)
     pid = terms.new_pid()
     request_offer = {**offer, "target": terms.dataset_iri(product)}
     with connector.node.db.transaction() as session:
@@ -91,6 +92,22 @@ def start(
                   m.contract_request(pid, request_offer, callback_address=callback))  # fmt: skip
         session.add(row)
     return pid
+
+
+def _require_fresh(connector: Connector, view: dict[str, Any]) -> None:
+    """The hub answers an open request for the same offer with that request: it can start a
+    protocol negotiation only if it is still REQUESTED and no other process of ours has it."""
+    agreement, state = view["agreement_id"], view["recorded_state"]
+    with connector.node.db.transaction() as session:
+        taken = session.query(DspNegotiationRow).filter_by(role=CONSUMER, agreement_id=agreement)
+        live = [row.pid for row in taken if row.state not in store.ENDED]
+    if state != State.REQUESTED.value or live:
+        raise Conflict(
+            f"You already have an open negotiation {agreement} for this offer ({state}"
+            + (f", protocol process {live[0]}" if live else "")
+            + "); finish it, or end it with `dataspace connector agreement reject "
+            f"{agreement}`, before asking again."
+        )
 
 
 def _chosen_offer(dataset: dict[str, Any], offer_id: str | None) -> dict[str, Any]:

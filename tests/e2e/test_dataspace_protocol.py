@@ -409,3 +409,21 @@ def test_the_catalog_pages_with_link_headers_and_names_only_the_providers_own_da
     assert absent.status_code == 404
     assert absent.json()["@type"] == "CatalogError"
     assert errors(absent.json()) == []
+
+
+def test_asking_again_while_a_negotiation_is_open_says_which_one_and_files_nothing(
+    federation: Federation, leader: Party, supplier: Party, tmp_path: Path
+) -> None:
+    _product(federation, leader, "dsp-twice", tmp_path)
+    agreement = _requested(federation, leader, supplier, "dsp-twice")
+    before = len(_processes(federation, supplier))
+    again = federation.connector(
+        supplier, "dsp", "negotiate", "--provider", str(leader.endpoint), "--dataset",
+        "dsp-twice", "--purpose", "supply-planning", "--wait", "0", check=False,
+    )  # fmt: skip
+    assert isinstance(again, CommandFailed)
+    assert f"already have an open negotiation {agreement}" in again.stderr
+    assert len(_processes(federation, supplier)) == before
+    federation.connector(supplier, "agreement", "reject", agreement)
+    assert wait_for(lambda: _state(federation, leader, agreement, "negotiation") == "TERMINATED",
+                    timeout=30)  # fmt: skip
