@@ -142,6 +142,23 @@ def counter(
         ).to_json()
 
 
+@router.post(
+    "/{agreement_id}/counter-request", summary="Consumer: answer a counter-offer with own terms."
+)
+def counter_request(
+    agreement_id: str, body: CounterOffer, who: ActingDep, db: DatabaseDep, request: Request
+) -> dict[str, Any]:
+    with who.in_hand():
+        return negotiations.counter_request(
+            db,
+            request.app.state.node.keys,
+            consumer=who.participant_id,
+            negotiation_id=agreement_id,
+            policy=parse_policy(body.policy),
+            artifacts=request.app.state.node.artifacts,
+        ).to_json()
+
+
 @router.post("/{agreement_id}/reject", summary="Either party declines before finalization.")
 def reject(agreement_id: str, who: ActingDep, db: DatabaseDep, request: Request) -> dict[str, Any]:
     with who.in_hand():

@@ -159,7 +159,8 @@ def counter(
     state: StateOption = DEFAULT_STATE,
     as_json: JsonFlag = False,
 ) -> None:
-    """Provider: answer a request with a modified policy (the consumer accepts or rejects)."""
+    """Answer with other terms: the provider counters a request (the consumer accepts,
+    counters again or rejects); the consumer counters the provider's counter-offer."""
     from dataspace.connector import negotiation  # noqa: PLC0415
     from dataspace.connector.catalog import read_offer  # noqa: PLC0415
 

@@ -80,9 +80,12 @@ def act(connector: Connector, agreement: str, step: str) -> dict[str, Any]:
 
 
 def counter(connector: Connector, agreement: str, policy: dict[str, Any]) -> dict[str, Any]:
-    """The provider answers with a modified policy (``POST /agreements/{id}/counter``)."""
+    """Answer with other terms: the provider a counter-offer (``.../counter``), the consumer a
+    counter-request to the provider's counter-offer (``.../counter-request``)."""
+    current = show(connector, agreement)
+    step = "counter-request" if connector.participant == current["consumer"] else "counter"
     result: dict[str, Any] = connector.hub.post(
-        f"/agreements/{checked_agreement_id(agreement)}/counter", {"policy": policy}
+        f"/agreements/{checked_agreement_id(agreement)}/{step}", {"policy": policy}
     )
     return result
 

@@ -10,7 +10,8 @@ the consumer. Rules enforced here:
 - at agreement time the grade's conditions hold (:func:`dataspace.policy.grades.check_grade`):
   no raw delivery of core-grade data, the operator's approval for important and core, and an
   export approval on record for a recipient outside CN;
-- only the consumer accepts an offer or verifies; only the provider agrees or finalizes; only
+- only the consumer accepts an offer, counters it with a request of its own or verifies; only
+  the provider offers, agrees or finalizes; only
   the operator approves; either party may reject before the agreement is finalized;
 - repeating a step that already happened changes nothing and records nothing.
 
@@ -150,6 +151,55 @@ def counter(
                 now=now,
                 facts={"policy": offered},
             )
+        return cs.view_of(row, None, now)
+
+
+def counter_request(
+    db: Database,
+    keys: KeyStore,
+    *,
+    consumer: str,
+    negotiation_id: str,
+    policy: Policy,
+    artifacts: Artifacts,
+    now: datetime | None = None,
+) -> AgreementView:
+    """The consumer answers a counter-offer with terms of its own (OFFERED -> REQUESTED).
+
+    The terms obey the product's grade and schema like any offer, and must grant the consumer
+    something for its purpose now; the provider then agrees, counters again or rejects.
+    """
+    now = now or utcnow()
+    with db.transaction() as session:
+        row = cs.visible_negotiation(session, consumer, negotiation_id, for_update=True)
+        cs.require_party(row, consumer, "consumer", "make a counter-request")
+        taker = require_active(session, consumer, now, "negotiate")
+        requested = policy_to_json(policy)
+        if row.state == State.REQUESTED.value and row.policy == requested:
+            return cs.view_of(row, None, now)  # the same counter-request again
+        if row.state != State.OFFERED.value:
+            raise Conflict(
+                f"{row.id!r} is {row.state}; a counter-request answers a counter-offer (OFFERED)."
+            )
+        product = repository.get_product(session, row.product_id)
+        check_offer(
+            product.grade,
+            policy,
+            schema_columns(artifacts, product.schema_name),
+            "the counter-request",
+        )
+        _require_granted(policy, taker, row.purpose or "", now, row.offer_id)
+        cs.advance(row, Event.REQUEST, now)
+        row.policy = requested
+        cs.record_step(
+            session,
+            keys,
+            consumer,
+            "negotiation.requested",
+            row,
+            now=now,
+            facts={"policy": requested},
+        )
         return cs.view_of(row, None, now)
 
 

@@ -249,6 +249,7 @@ def dataset(identifier: str, call: CallDep, protocol: ProtocolDep) -> Response:
 # ---------------------------------------------------------------- negotiation
 
 NEGOTIATION_STEPS = {
+    "request": ("ContractRequestMessage", "request"),
     "agreement/verification": ("ContractAgreementVerificationMessage", "verification"),
     "termination": ("ContractNegotiationTerminationMessage", "termination"),
     "agreement": ("ContractAgreementMessage", "agreement"),
@@ -283,15 +284,6 @@ def provider_initiated_offer(call: CallDep) -> Response:
     raise received.refusal(
         "This connector does not take negotiations a provider starts; publish the offer in "
         "your catalog and let the consumer request it.", code="unsupported",
-    )  # fmt: skip
-
-
-@router.post("/negotiations/{pid}/request", summary="Provider: a consumer's counter-request.")
-def counter_request(pid: str, call: CallDep) -> Response:
-    received = call.message("ContractRequestMessage")
-    raise received.refusal(
-        "Counter-requests are not supported by this provider; accept its offer or terminate "
-        "the negotiation.", code="counter-request-unsupported",
     )  # fmt: skip
 
 

@@ -49,6 +49,7 @@ PROVIDER, CONSUMER = "provider", "consumer"
 # Where a received message may move this side, by role and message (None: stays).
 ACCEPTS: dict[tuple[str, str], tuple[set[str], str]] = {
     (PROVIDER, "ACCEPTED"): ({"OFFERED", "ACCEPTED"}, "ACCEPTED"),
+    (PROVIDER, "request"): ({"OFFERED", "REQUESTED"}, "REQUESTED"),
     (PROVIDER, "verification"): ({"AGREED", "VERIFIED", "FINALIZED"}, "VERIFIED"),
     (CONSUMER, "offer"): ({"REQUESTED", "OFFERED"}, "OFFERED"),
     (CONSUMER, "agreement"): ({"REQUESTED", "ACCEPTED", "AGREED"}, "AGREED"),
@@ -142,9 +143,9 @@ def on_request(connector: Connector, caller: str, received: Received) -> dict[st
     consumer_pid = str(received.text("consumerPid"))
     if received.text("providerPid", required=False) is not None:
         raise received.refusal(
-            "Counter-requests are not supported by this provider; accept its offer or "
-            "terminate the negotiation.", code="counter-request-unsupported",
-        )  # fmt: skip
+            "A counter-request goes to /negotiations/{providerPid}/request, not here.",
+            code="bad-request",
+        )
     callback = str(received.text("callbackAddress"))
     offer = received.mapping("offer")
     try:
@@ -222,7 +223,7 @@ def on_message(connector: Connector, caller: str, pid: str, step: str, received:
                 f"The negotiation is {row.state}; a {step} message is not allowed now.",
                 code="invalid-state",
             )
-        if step == "offer":
+        if step in ("offer", "request"):
             row.offer = received.mapping("offer")
         if step == "agreement":
             row.agreement = _checked_agreement(row, received, connector.participant)
@@ -317,6 +318,11 @@ def _consumer_sync(
     if state == "AGREED" and hub_state in ("VERIFIED", "FINALIZED"):
         _queue(connector, pid, "VERIFIED", "/negotiations/{peer}/agreement/verification",
                lambda row: m.agreement_verification(str(row.peer_pid), row.pid))  # fmt: skip
+    elif state == "OFFERED" and hub_state == "REQUESTED":  # our counter-request
+        offer = _offer_of(record)
+        _queue(connector, pid, "REQUESTED", "/negotiations/{peer}/request",
+               lambda row: m.contract_request(row.pid, offer, provider_pid=row.peer_pid),
+               offer=offer)  # fmt: skip
     elif state == "OFFERED" and hub_state == "ACCEPTED":
         _queue(
             connector,

@@ -79,6 +79,11 @@ RULES: tuple[Rule, ...] = (
         frozenset({"negotiation.agreed", "negotiation.verified"}),
     ),
     Rule("POST", re.compile(rf"/agreements/{_ID}/counter"), frozenset({"negotiation.offered"})),
+    Rule(
+        "POST",
+        re.compile(rf"/agreements/{_ID}/counter-request"),
+        frozenset({"negotiation.requested"}),
+    ),
     Rule("POST", re.compile(rf"/agreements/{_ID}/reject"), frozenset({"negotiation.terminated"})),
     Rule("POST", re.compile(rf"/agreements/{_ID}/revoke"), frozenset({"agreement.terminated"})),
     Rule(

@@ -292,30 +292,48 @@ def test_a_refused_cli_step_says_why_in_one_sentence(
     assert "Traceback" not in refused.stderr
 
 
-def test_a_counter_offer_is_offered_accepted_and_agreed_over_the_protocol(
-    federation: Federation, leader: Party, supplier: Party, tmp_path: Path
-) -> None:
-    _product(federation, leader, "dsp-counter", tmp_path)
-    agreement = _requested(federation, leader, supplier, "dsp-counter")
-    narrower = own_rows_offer("urn:test:dsp-counter:narrower")
-    narrower["permission"][0]["constraint"].append(
-        {"leftOperand": "deliveryCount", "operator": "lteq", "rightOperand": 4}
+def _with_count(uid: str, count: int, tmp: Path) -> Path:
+    policy = own_rows_offer(uid)
+    policy["permission"][0]["constraint"].append(
+        {"leftOperand": "deliveryCount", "operator": "lteq", "rightOperand": count}
     )
-    counter = tmp_path / "counter.json"
-    counter.write_text(json.dumps(narrower), encoding="utf-8")
-    federation.connector(leader, "agreement", "counter", agreement, "--offer", str(counter))
+    path = tmp / f"{count}.json"
+    path.write_text(json.dumps(policy), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("answer", ["accept", "counter"])
+def test_a_counter_offer_is_answered_over_the_protocol_and_agreed(
+    federation: Federation, leader: Party, supplier: Party, tmp_path: Path, answer: str
+) -> None:
+    """The provider counters; the consumer accepts, or counters with terms of its own."""
+    product = f"dsp-counter-{answer}"
+    _product(federation, leader, product, tmp_path)
+    agreement = _requested(federation, leader, supplier, product)
+    offered = _with_count(f"urn:test:{product}:4", 4, tmp_path)
+    federation.connector(leader, "agreement", "counter", agreement, "--offer", str(offered))
     assert wait_for(lambda: _state(federation, supplier, agreement, "negotiation") == "OFFERED",
                     timeout=30)  # fmt: skip
-    federation.connector(supplier, "agreement", "accept", agreement)
-    assert wait_for(lambda: _state(federation, leader, agreement, "negotiation") == "ACCEPTED",
+    if answer == "accept":
+        federation.connector(supplier, "agreement", "accept", agreement)
+        middle = "ACCEPTED"
+    else:
+        asked = _with_count(f"urn:test:{product}:8", 8, tmp_path)
+        federation.connector(supplier, "agreement", "counter", agreement, "--offer", str(asked))
+        middle = "REQUESTED"
+    assert wait_for(lambda: _state(federation, leader, agreement, "negotiation") == middle,
                     timeout=30)  # fmt: skip
     federation.connector(leader, "agreement", "sign", agreement)
     assert wait_for(lambda: _state(federation, supplier, agreement, "negotiation") == "FINALIZED",
                     timeout=60)  # fmt: skip
-    offered = [p for p in _processes(federation, supplier) if p["agreement_id"] == agreement]
-    assert [h["state"] for h in offered[0]["history"]] == [
-        "REQUESTED", "OFFERED", "ACCEPTED", "AGREED", "VERIFIED", "FINALIZED",
+    mine = [p for p in _processes(federation, supplier) if p["agreement_id"] == agreement]
+    assert [h["state"] for h in mine[0]["history"]] == [
+        "REQUESTED", "OFFERED", middle, "AGREED", "VERIFIED", "FINALIZED",
     ]  # fmt: skip
+    terms = federation.connector(supplier, "agreement", "show", agreement)["policy"]
+    count = [c for c in terms["permission"][0]["constraint"] if c["leftOperand"] == "deliveryCount"]
+    assert count[0]["rightOperand"] == (4 if answer == "accept" else 8)
+    assert federation.operator("ledger", "verify")["ok"] is True  # each step attested
 
 
 @pytest.mark.parametrize("who", ["provider", "consumer"])

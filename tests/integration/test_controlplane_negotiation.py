@@ -101,6 +101,44 @@ def test_counter_offer_accepted_by_the_consumer_becomes_the_agreement(market: Sp
     assert "negotiation.accepted" in market.actions()
 
 
+def test_the_consumer_counters_a_counter_offer_and_its_terms_become_the_agreement(
+    market: Space,
+) -> None:
+    agreement_id = _request(market)
+    narrower = parse_policy(
+        use_policy("urn:policy:po-narrower", prohibition=[{"action": "distribute"}])
+    )
+    own_terms = parse_policy(use_policy("urn:policy:po-consumer"))
+    with pytest.raises(Conflict, match="answers a counter-offer"):  # nothing offered yet
+        negotiations.counter_request(
+            market.db, market.keys, consumer="supplier-01", negotiation_id=agreement_id,
+            policy=own_terms, artifacts=ARTIFACTS,
+        )  # fmt: skip
+    negotiations.counter(
+        market.db, market.keys, provider="xcmg", negotiation_id=agreement_id,
+        policy=narrower, artifacts=ARTIFACTS,
+    )  # fmt: skip
+    with pytest.raises(Unauthorized, match="Only the consumer"):
+        negotiations.counter_request(
+            market.db, market.keys, consumer="xcmg", negotiation_id=agreement_id,
+            policy=own_terms, artifacts=ARTIFACTS,
+        )  # fmt: skip
+    requested = negotiations.counter_request(
+        market.db, market.keys, consumer="supplier-01", negotiation_id=agreement_id,
+        policy=own_terms, artifacts=ARTIFACTS,
+    )  # fmt: skip
+    again = negotiations.counter_request(
+        market.db, market.keys, consumer="supplier-01", negotiation_id=agreement_id,
+        policy=own_terms, artifacts=ARTIFACTS,
+    )  # fmt: skip
+    final = negotiations.accept(market.db, market.keys, actor="xcmg", negotiation_id=agreement_id)
+
+    assert (requested.state, again.state, final.state) == ("REQUESTED", "REQUESTED", "FINALIZED")
+    assert final.document is not None
+    assert final.document["policy"]["uid"] == "urn:policy:po-consumer"
+    assert market.actions().count("negotiation.requested") == 2  # the repeat recorded nothing
+
+
 def test_a_counter_offer_naming_an_unknown_column_is_refused(market: Space) -> None:
     agreement_id = _request(market)
     wrong = use_policy()
