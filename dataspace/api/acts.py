@@ -17,24 +17,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy import delete
 
 from dataspace.api.auth import Caller, DatabaseDep, bearer, caller, public_key_lookup
 from dataspace.controlplane.acting import acting
-from dataspace.errors import Conflict, Unauthorized
+from dataspace.errors import Unauthorized
 from dataspace.identity.acts import Act, check_act, is_act
 from dataspace.store import repository
 from dataspace.store.db import Database
-from dataspace.store.models import UsedActRow
-from dataspace.store.types import utcnow
+from dataspace.store.used_acts import use_once
 
 # Acts are kept this long after they were issued: longer than any act lives.
-KEEP_USED = timedelta(minutes=10)
 MAX_BODY = 4 * 1024 * 1024  # a manifest of many views is well under this
 
 
@@ -92,17 +88,7 @@ def registration_act(public_key: str) -> Callable[..., SignedRequest]:
 
 
 def _use_once(db: Database, act: Act) -> None:
-    now = utcnow()
-    try:
-        with db.transaction() as session:
-            session.execute(delete(UsedActRow).where(UsedActRow.expires_at < now))
-            session.add(
-                UsedActRow(token_id=act.token_id, actor=act.actor, expires_at=now + KEEP_USED)
-            )
-    except Conflict as exc:
-        raise Unauthorized(
-            "This signed request was already carried out (a replay); sign a new one."
-        ) from exc
+    use_once(db, act.token_id, act.actor)
 
 
 def _unauthenticated(message: str) -> HTTPException:

@@ -30,8 +30,9 @@ from dataspace.errors import (
     NotFound,
     Unauthorized,
 )
-from dataspace.identity.acts import ACT_LIFETIME, Act, check_act
+from dataspace.identity.acts import Act, check_act
 from dataspace.store.types import utcnow
+from dataspace.store.used_acts import use_once
 
 log = logging.getLogger(__name__)
 
@@ -63,23 +64,15 @@ class PublicKeys:
 
 
 class UsedRequests:
-    """Ids of grant requests already answered, kept as long as a request lives, so the same
-    signed request cannot fetch a second URL (a replay). Thread-safe; memory grows with the
-    requests of the last few minutes only."""
+    """Grant requests (and protocol messages) already answered: their acts' ids, kept in the
+    connector's own database (:mod:`dataspace.store.used_acts`), so the same signed request
+    is refused the second time, also after the connector restarts (a replay)."""
 
-    def __init__(self, keep_seconds: float = 2 * ACT_LIFETIME.total_seconds()) -> None:
-        self._keep = keep_seconds
-        self._seen: dict[str, float] = {}
-        self._lock = threading.Lock()
+    def __init__(self, connector: Connector) -> None:
+        self._db = connector.node.db
 
-    def use(self, token_id: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for old in [t for t, at in self._seen.items() if now - at > self._keep]:
-                del self._seen[old]
-            if token_id in self._seen:
-                raise Unauthorized("This signed request was already answered (a replay).")
-            self._seen[token_id] = now
+    def use(self, act: Act) -> None:
+        use_once(self._db, act.token_id, act.actor)
 
 
 @dataclass(frozen=True)
@@ -98,7 +91,7 @@ def create_grant_app(
     presign = presign or _own_bucket_presigner(connector)
     app = FastAPI(title=f"Grants of {connector.participant}'s connector", description=__doc__)
     app.state.granting = _Granting(
-        connector, PublicKeys(connector), presign, lifetime, UsedRequests()
+        connector, PublicKeys(connector), presign, lifetime, UsedRequests(connector)
     )
     app.include_router(router)
     app.add_exception_handler(DataspaceError, _refused)  # type: ignore[arg-type]
@@ -145,7 +138,7 @@ async def _subscriber_act(
             path=request.url.path,
             body=body,
         )
-        granting.used.use(act.token_id)
+        granting.used.use(act)
     except Unauthorized as exc:
         raise _unauthenticated(str(exc)) from exc
     return act

@@ -50,7 +50,9 @@ class Protocol:
 
 def mount(app: FastAPI, connector: Connector, worker: DspWorker, log: MessageLog) -> None:
     """Serve the protocol on ``app`` (the connector's grant service)."""
-    app.state.protocol = Protocol(connector, PublicKeys(connector), UsedRequests(), worker, log)
+    app.state.protocol = Protocol(
+        connector, PublicKeys(connector), UsedRequests(connector), worker, log
+    )
     app.include_router(well_known)
     app.include_router(router)
     app.add_exception_handler(ProtocolError, _protocol_error)  # type: ignore[arg-type]
@@ -122,7 +124,7 @@ async def _call(request: Request, protocol: ProtocolDep) -> Call:
         act = check_act(header[7:].strip(), protocol.public_key_of, method=request.method,
                         path=request.url.path, body=raw,
                         receiver=protocol.connector.participant)  # fmt: skip
-        protocol.used.use(act.token_id)
+        protocol.used.use(act)
     except ServiceError:
         raise
     except (Unauthorized, DataspaceError) as exc:

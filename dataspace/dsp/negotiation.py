@@ -49,7 +49,7 @@ PROVIDER, CONSUMER = "provider", "consumer"
 # Where a received message may move this side, by role and message (None: stays).
 ACCEPTS: dict[tuple[str, str], tuple[set[str], str]] = {
     (PROVIDER, "ACCEPTED"): ({"OFFERED", "ACCEPTED"}, "ACCEPTED"),
-    (PROVIDER, "request"): ({"OFFERED", "REQUESTED"}, "REQUESTED"),
+    (PROVIDER, "request"): ({"OFFERED"}, "REQUESTED"),
     (PROVIDER, "verification"): ({"AGREED", "VERIFIED", "FINALIZED"}, "VERIFIED"),
     (CONSUMER, "offer"): ({"REQUESTED", "OFFERED"}, "OFFERED"),
     (CONSUMER, "agreement"): ({"REQUESTED", "ACCEPTED", "AGREED"}, "AGREED"),
@@ -223,11 +223,34 @@ def on_message(connector: Connector, caller: str, pid: str, step: str, received:
                 f"The negotiation is {row.state}; a {step} message is not allowed now.",
                 code="invalid-state",
             )
+        if step == "request":
+            _check_counter_request(connector, row, received)
         if step in ("offer", "request"):
             row.offer = received.mapping("offer")
         if step == "agreement":
             row.agreement = _checked_agreement(row, received, connector.participant)
         store.move(row, target, note=f"{step} from {caller}")
+
+
+def _check_counter_request(
+    connector: Connector, row: DspNegotiationRow, received: Received
+) -> None:
+    """A consumer's counter-request is about this negotiation's dataset, and the consumer has
+    filed it with the hub first (its terms are the hub's record, signed by the consumer)."""
+    target = received.mapping("offer").get("target")
+    if target is not None and target != terms.dataset_iri(row.product_id):
+        raise received.refusal(
+            f"The counter-request's offer is for {target!r}, not for this negotiation's "
+            f"dataset {terms.dataset_iri(row.product_id)}.", code="offer-mismatch",
+        )  # fmt: skip
+    record: dict[str, Any] = connector.hub.get(f"/agreements/{row.agreement_id}")
+    if record["recorded_state"] != State.REQUESTED.value:
+        raise received.refusal(
+            f"No counter-request is on record at the hub for {row.agreement_id} (it is "
+            f"{record['recorded_state']}); file it with the hub first "
+            "(POST /agreements/{id}/counter-request), then send this message.",
+            code="not-on-record",
+        )
 
 
 def on_event(connector: Connector, caller: str, pid: str, received: Received) -> None:

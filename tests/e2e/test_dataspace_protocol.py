@@ -318,6 +318,8 @@ def test_a_counter_offer_is_answered_over_the_protocol_and_agreed(
         federation.connector(supplier, "agreement", "accept", agreement)
         middle = "ACCEPTED"
     else:
+        unfiled = _counter_request(leader, supplier, _process(federation, supplier, agreement))
+        assert (unfiled.status_code, unfiled.json()["code"]) == (400, "not-on-record")
         asked = _with_count(f"urn:test:{product}:8", 8, tmp_path)
         federation.connector(supplier, "agreement", "counter", agreement, "--offer", str(asked))
         middle = "REQUESTED"
@@ -334,6 +336,31 @@ def test_a_counter_offer_is_answered_over_the_protocol_and_agreed(
     count = [c for c in terms["permission"][0]["constraint"] if c["leftOperand"] == "deliveryCount"]
     assert count[0]["rightOperand"] == (4 if answer == "accept" else 8)
     assert federation.operator("ledger", "verify")["ok"] is True  # each step attested
+    late = _counter_request(leader, supplier, _process(federation, supplier, agreement))
+    assert (late.status_code, late.json()["code"]) == (400, "invalid-state")
+
+
+def _process(federation: Federation, party: Party, agreement: str) -> dict[str, Any]:
+    [process] = [
+        p for p in _processes(federation, party)
+        if p["agreement_id"] == agreement and p["kind"] == "negotiation"
+    ]  # fmt: skip
+    return process
+
+
+def _counter_request(leader: Party, supplier: Party, process: dict[str, Any]) -> httpx.Response:
+    """A counter-request sent straight to the provider, not filed with the hub first."""
+    url = f"{leader.endpoint}/dsp/negotiations/{process['peer_pid']}/request"
+    offer = {"@id": "urn:dataspace:offer:x", "@type": "Offer", "permission": [{"action": "use"}]}
+    message = {
+        "@context": CONTEXT,
+        "@type": "ContractRequestMessage",
+        "providerPid": process["peer_pid"],
+        "consumerPid": process["pid"],
+        "offer": offer,
+    }
+    body = json.dumps(message).encode()
+    return httpx.post(url, content=body, headers=_signed(supplier, "xcmg", url, body))
 
 
 @pytest.mark.parametrize("who", ["provider", "consumer"])
@@ -445,3 +472,17 @@ def test_asking_again_while_a_negotiation_is_open_says_which_one_and_files_nothi
     federation.connector(supplier, "agreement", "reject", agreement)
     assert wait_for(lambda: _state(federation, leader, agreement, "negotiation") == "TERMINATED",
                     timeout=30)  # fmt: skip
+
+
+def test_a_signed_request_replayed_after_the_connector_restarts_is_still_refused(
+    federation: Federation, leader: Party, supplier: Party
+) -> None:
+    url = f"{leader.endpoint}/dsp/catalog/request"
+    body = json.dumps({"@context": CONTEXT, "@type": "CatalogRequestMessage"}).encode()
+    headers = _signed(supplier, "xcmg", url, body)
+    assert httpx.post(url, content=body, headers=headers).status_code == 200
+    federation.stop(f"{leader.participant}-serve")
+    federation.serve(leader)
+    replayed = httpx.post(url, content=body, headers=headers)
+    assert replayed.status_code == 401
+    assert "replay" in replayed.json()["reason"][0]

@@ -270,7 +270,7 @@ def test_a_replayed_grant_request_gets_no_second_url(world: World) -> None:
 
     assert first.status_code == 200
     assert again.status_code == 401
-    assert "already answered" in again.json()["detail"]
+    assert "(a replay)" in again.json()["detail"]
     assert "url" not in again.json()
 
 
