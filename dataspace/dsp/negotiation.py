@@ -46,6 +46,9 @@ from dataspace.store.models import DspNegotiationRow
 from dataspace.store.types import utcnow
 
 PROVIDER, CONSUMER = "provider", "consumer"
+# A provider that took a counter-request from the hub's record before its message came
+# still takes that message once (and only once).
+ON_RECORD_FIRST = "counter-request-on-record"
 # Where a received message may move this side, by role and message (None: stays).
 ACCEPTS: dict[tuple[str, str], tuple[set[str], str]] = {
     (PROVIDER, "ACCEPTED"): ({"OFFERED", "ACCEPTED"}, "ACCEPTED"),
@@ -218,25 +221,29 @@ def on_message(connector: Connector, caller: str, pid: str, step: str, received:
         if allowed is None:
             raise received.refusal(f"A {row.role} does not take {step} messages here.")
         sources, target = allowed
+        if step == "request" and row.code == ON_RECORD_FIRST:
+            sources = {*sources, State.REQUESTED.value}  # its message, after the hub's record
         if row.state not in sources:
             raise received.refusal(
                 f"The negotiation is {row.state}; a {step} message is not allowed now.",
                 code="invalid-state",
             )
-        if step == "request":
-            _check_counter_request(connector, row, received)
-        if step in ("offer", "request"):
+        if step == "request":  # the terms that count are the hub's record of them
+            row.offer = _offer_of(_checked_counter_request(connector, row, received))
+            row.code = None
+        if step == "offer":
             row.offer = received.mapping("offer")
         if step == "agreement":
             row.agreement = _checked_agreement(row, received, connector.participant)
         store.move(row, target, note=f"{step} from {caller}")
 
 
-def _check_counter_request(
+def _checked_counter_request(
     connector: Connector, row: DspNegotiationRow, received: Received
-) -> None:
-    """A consumer's counter-request is about this negotiation's dataset, and the consumer has
-    filed it with the hub first (its terms are the hub's record, signed by the consumer)."""
+) -> dict[str, Any]:
+    """The hub's record of a consumer's counter-request, if the message is about this
+    negotiation's dataset and the consumer filed it with the hub first (the terms that count
+    are the hub's record, signed by the consumer; the message's offer only announces them)."""
     target = received.mapping("offer").get("target")
     if target is not None and target != terms.dataset_iri(row.product_id):
         raise received.refusal(
@@ -251,6 +258,7 @@ def _check_counter_request(
             "(POST /agreements/{id}/counter-request), then send this message.",
             code="not-on-record",
         )
+    return record
 
 
 def on_event(connector: Connector, caller: str, pid: str, received: Received) -> None:
@@ -291,11 +299,18 @@ def sync(connector: Connector, pid: str) -> None:
     """Compare this side with the hub's record and queue the message this side owes."""
     with connector.node.db.transaction() as session:
         row = store.process(session, DspNegotiationRow, pid)
-        if row.outbox is not None or row.agreement_id is None or row.peer_pid is None:
-            return  # a message is still being sent, or the other side has not answered yet
-        role, state, agreement = row.role, row.state, row.agreement_id
+        if row.agreement_id is None or row.peer_pid is None:
+            return  # the other side has not answered yet
+        # A message still being sent blocks the next one, except a counter-offer that the
+        # consumer has answered at the hub meanwhile (see _provider_sync).
+        answerable = row.role == PROVIDER and row.state == State.OFFERED.value
+        if row.outbox is not None and not answerable:
+            return
+        role, state, agreement, sending = row.role, row.state, row.agreement_id, row.outbox
     record: dict[str, Any] = connector.hub.get(f"/agreements/{agreement}")
     hub_state = record["recorded_state"]
+    if sending is not None and hub_state != State.REQUESTED.value:
+        return
     if role == PROVIDER:
         _provider_sync(connector, pid, state, hub_state, record)
     else:
@@ -309,7 +324,12 @@ def _provider_sync(
         if _auto_accepts(connector, record):
             _quietly(lambda: hub_steps.sign(connector, record["agreement_id"]))
         return
-    if hub_state == "OFFERED" and state == "REQUESTED":
+    if hub_state == "REQUESTED" and state == "OFFERED":
+        # The consumer's counter-request is on record at the hub but its message never came
+        # (or was refused): the hub's record, the consumer's signed act, decides.
+        _adopt(connector, pid, State.REQUESTED.value, offer=_offer_of(record),
+               code=ON_RECORD_FIRST)  # fmt: skip
+    elif hub_state == "OFFERED" and state == "REQUESTED":
         offer = _offer_of(record)
         _queue(connector, pid, "OFFERED", "/negotiations/{peer}/offers",
                lambda row: m.contract_offer(row.pid, offer, consumer_pid=row.peer_pid),
@@ -377,6 +397,17 @@ def _queue(connector: Connector, pid: str, state: str, path: str, message: Any, 
             setattr(row, name, value)
         store.move(row, state, note="as recorded at the hub")
         store.owe(row, path.format(peer=row.peer_pid), message(row))
+
+
+def _adopt(connector: Connector, pid: str, state: str, **changes: Any) -> None:
+    """Take the hub's state with no message owed (the other side made the change, so a
+    message still owed about the earlier state is moot)."""
+    with connector.node.db.transaction() as session:
+        row = store.process(session, DspNegotiationRow, pid, for_update=True)
+        store.sent(row)
+        for name, value in changes.items():
+            setattr(row, name, value)
+        store.move(row, state, note="as recorded at the hub (the other side's act)")
 
 
 def _auto_accepts(connector: Connector, record: dict[str, Any]) -> bool:

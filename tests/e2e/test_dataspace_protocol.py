@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from dataspace.config import Settings
+from dataspace.connector.hub_client import HubClient
 from dataspace.dsp.terms import CONTEXT
 from dataspace.dsp.trace import FILE_NAME, read
 from dataspace.federation import CommandFailed, Federation, Party
@@ -486,3 +487,59 @@ def test_a_signed_request_replayed_after_the_connector_restarts_is_still_refused
     replayed = httpx.post(url, content=body, headers=headers)
     assert replayed.status_code == 401
     assert "replay" in replayed.json()["reason"][0]
+
+
+def test_a_counter_request_on_record_at_the_hub_decides_even_if_its_message_is_refused(
+    federation: Federation, leader: Party, tmp_path: Path
+) -> None:
+    """A consumer of another vendor (here: raw requests) files its counter-request at the hub
+    but sends a message the provider refuses; the provider takes the hub's record, and the
+    message once, later, still."""
+    _product(federation, leader, "dsp-foreign", tmp_path)
+    foreign = federation.join("supplier-33", name="Supplier 33", uscc=_uscc(133),
+                              roles=("supplier",), chains=(CHAIN,))  # fmt: skip
+    federation.operator("participant", "admit", "supplier-33")
+    hub = HubClient(federation.hub_url, "supplier-33",
+                    load_private_key(foreign.state / "keys" / "supplier-33.pem"))  # fmt: skip
+    offer = hub.get("/products/dsp-foreign")["offers"][0]
+    agreement = hub.post("/agreements", {"product_id": "dsp-foreign", "offer_id": offer["offer_id"],
+                                         "purpose": "supply-planning"})["agreement_id"]  # fmt: skip
+    consumer_pid = "urn:uuid:00000000-0000-4000-8000-000000000033"
+    sent = {
+        "@id": f"urn:dataspace:offer:{offer['offer_id']}",
+        "@type": "Offer",
+        "target": "urn:dataspace:product:dsp-foreign",
+        "permission": [{"action": "use"}],
+    }
+    first = _send(foreign, leader, "/negotiations/request", {
+        "@type": "ContractRequestMessage", "consumerPid": consumer_pid, "offer": sent,
+        "callbackAddress": "http://127.0.0.1:9/dsp"})  # fmt: skip
+    assert first.status_code == 201, first.text
+    provider_pid = first.json()["providerPid"]
+    federation.connector(leader, "agreement", "counter", agreement, "--offer",
+                         str(_with_count("urn:test:dsp-foreign:4", 4, tmp_path)))  # fmt: skip
+    assert wait_for(lambda: _state(federation, leader, agreement, "negotiation") == "OFFERED",
+                    timeout=30)  # fmt: skip
+    hub.post(f"/agreements/{agreement}/counter-request", {"policy": offer["policy"]})
+    counter = {
+        "@type": "ContractRequestMessage",
+        "providerPid": provider_pid,
+        "consumerPid": consumer_pid,
+        "offer": {**sent, "target": "urn:dataspace:product:x"},
+    }
+    wrong = _send(foreign, leader, f"/negotiations/{provider_pid}/request", counter)
+    assert (wrong.status_code, wrong.json()["code"]) == (400, "offer-mismatch")
+    assert wait_for(lambda: _state(federation, leader, agreement, "negotiation") == "REQUESTED",
+                    timeout=30)  # fmt: skip
+    counter["offer"] = sent
+    late = _send(foreign, leader, f"/negotiations/{provider_pid}/request", counter)
+    again = _send(foreign, leader, f"/negotiations/{provider_pid}/request", counter)
+    assert (late.status_code, again.status_code) == (200, 400)
+    hub.close()
+
+
+def _send(sender: Party, receiver: Party, path: str, message: dict[str, Any]) -> httpx.Response:
+    url = f"{receiver.endpoint}/dsp{path}"
+    body = json.dumps({"@context": CONTEXT, **message}).encode()
+    return httpx.post(url, content=body,
+                      headers=_signed(sender, receiver.participant, url, body))  # fmt: skip
