@@ -48,7 +48,7 @@ class RemoteControlPlane:
     def grant(self, delivery_id: str) -> Grant:
         delivery = self._hub.get(f"/deliveries/{delivery_id}")
         provider = self._provider_connector(str(delivery["provider"]))
-        return _grant_of(provider.post(f"/grants/{delivery_id}"))
+        return grant_of(provider.post(f"/grants/{delivery_id}"))
 
     def receipt(self, delivery_id: str, sha256: str, rows: int, landed_at: datetime) -> None:
         signature = self._connector.key.sign(receipt_payload(delivery_id, sha256, rows, landed_at))
@@ -99,7 +99,8 @@ class RemoteControlPlane:
             return client
 
 
-def _grant_of(value: dict[str, Any]) -> Grant:
+def grant_of(value: dict[str, Any]) -> Grant:
+    """A grant as a provider's connector answers it (grant service or pull transfer)."""
     try:
         return Grant(
             delivery_id=str(value["delivery_id"]),

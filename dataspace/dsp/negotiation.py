@@ -388,15 +388,11 @@ def _terminate(connector: Connector, pid: str, record: dict[str, Any]) -> None:
     _queue(connector, pid, "TERMINATED", "/negotiations/{peer}/termination", message, code=code)
 
 
-def _queue(connector: Connector, pid: str, state: str, path: str, message: Any, **changes: Any):  # type: ignore[no-untyped-def]
-    with connector.node.db.transaction() as session:
-        row = store.process(session, DspNegotiationRow, pid, for_update=True)
-        if row.outbox is not None:
-            return
-        for name, value in changes.items():
-            setattr(row, name, value)
-        store.move(row, state, note="as recorded at the hub")
-        store.owe(row, path.format(peer=row.peer_pid), message(row))
+def _queue(
+    connector: Connector, pid: str, state: str, path: str, message: Any, **changes: Any
+) -> None:
+    store.queue(connector.node.db, DspNegotiationRow, pid, state=state, path=path,
+                message=message, **changes)  # fmt: skip
 
 
 def _adopt(connector: Connector, pid: str, state: str, **changes: Any) -> None:

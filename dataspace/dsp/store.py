@@ -8,6 +8,7 @@ back-off), so a connector that stops mid-process resumes where it was.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from dataspace.canonical import utc_iso
 from dataspace.dsp.messages import ProtocolError, Received
+from dataspace.store.db import Database
 from dataspace.store.models import DspNegotiationRow, DspTransferRow
 from dataspace.store.types import utcnow
 
@@ -124,3 +126,25 @@ def require_pids(row: DspNegotiationRow | DspTransferRow, received: Received) ->
         )  # fmt: skip
     if row.peer_pid is None:
         row.peer_pid = received.text("consumerPid" if row.role == "provider" else "providerPid")
+
+
+def queue(
+    db: Database,
+    model: type[Row],
+    pid: str,
+    *,
+    state: str,
+    path: str,
+    message: Callable[[Row], dict[str, Any]],
+    **changes: Any,
+) -> None:
+    """Move ``pid`` to ``state`` as the hub records it and owe the other side ``message`` at
+    ``path`` (``{peer}`` is the other side's pid); nothing if a message is still owed."""
+    with db.transaction() as session:
+        row = process(session, model, pid, for_update=True)
+        if row.outbox is not None:
+            return
+        for name, value in changes.items():
+            setattr(row, name, value)
+        move(row, state, note="as recorded at the hub")
+        owe(row, path.format(peer=row.peer_pid), message(row))

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dataspace.agent.landed import LandedLog
-from dataspace.connector.remote_control_plane import RemoteControlPlane, _grant_of
+from dataspace.connector.remote_control_plane import RemoteControlPlane, grant_of
 from dataspace.connector.state import Connector
 from dataspace.dataplane.download import land, url_opener
 from dataspace.dataplane.layout import StoredObject
@@ -187,19 +187,18 @@ def sync(connector: Connector, client: DspClient, pid: str) -> None:
         if row.outbox is not None or row.peer_pid is None:
             return
         role, state, transfer_format = row.role, row.state, row.format
-        address = row.data_address
+        address, agreement, peer, code = row.data_address, row.agreement_id, row.peer, row.code
     if role == PROVIDER:
-        _provider_sync(connector, pid, state)
+        _provider_sync(connector, pid, state, agreement=agreement, consumer=peer, code=code)
     elif state == TransferState.STARTED.value and transfer_format == TransferFormat.HTTP_PULL:
         landed = pull(connector, client, pid, address or {})
         _queue(connector, pid, TransferState.COMPLETED.value, "completion",
                lambda row: m.transfer_completion(*store.pids(row)), landed=landed)  # fmt: skip
 
 
-def _provider_sync(connector: Connector, pid: str, state: str) -> None:
-    with connector.node.db.transaction() as session:
-        row = store.process(session, DspTransferRow, pid, error_type=ERROR)
-        agreement, consumer, code = row.agreement_id, row.peer, row.code
+def _provider_sync(
+    connector: Connector, pid: str, state: str, *, agreement: str, consumer: str, code: str | None
+) -> None:
     record: dict[str, Any] = connector.hub.get(f"/agreements/{agreement}")
     if record["state"] == "TERMINATED":
         reason = str(record.get("reason") or "the agreement ended")
@@ -258,14 +257,8 @@ def _start(connector: Connector, pid: str, consumer: str) -> None:
 def _queue(
     connector: Connector, pid: str, state: str, step: str, message: Any, **changes: Any
 ) -> None:
-    with connector.node.db.transaction() as session:
-        row = store.process(session, DspTransferRow, pid, error_type=ERROR, for_update=True)
-        if row.outbox is not None:
-            return
-        for name, value in changes.items():
-            setattr(row, name, value)
-        store.move(row, state, note="as recorded at the hub")
-        store.owe(row, f"/transfers/{row.peer_pid}/{step}", message(row))
+    store.queue(connector.node.db, DspTransferRow, pid, state=state,
+                path=f"/transfers/{{peer}}/{step}", message=message, **changes)  # fmt: skip
 
 
 # A party's own step on a transfer: step -> (from states, to state, message path).
@@ -376,7 +369,7 @@ def pull(connector: Connector, client: DspClient, pid: str, address: dict[str, A
             for due in control.due():
                 if due.agreement_id != agreement or due.delivery_id in landed:
                     continue
-                grant = _grant_of(client.bearer_get(endpoint, token, {"delivery": due.delivery_id}))
+                grant = grant_of(client.bearer_get(endpoint, token, {"delivery": due.delivery_id}))
                 stored = StoredObject(
                     f"delivery {due.delivery_id}", due.sha256, due.rows, due.bytes
                 )
