@@ -50,6 +50,7 @@ from fastavro.validation import ValidationError, validate
 
 from dataspace.errors import InvalidInput, NotFound, Unauthorized
 from dataspace.events.registry import EventRegistry, EventType, default_registry
+from dataspace.events.strict_avro import is_canonical
 from dataspace.identity.keys import SigningKey, b64url_decode, b64url_encode, verify
 from dataspace.ids import participant_id
 
@@ -172,11 +173,15 @@ class AvroBodySerializer:
 class AvroBodyDeserializer:
     """Reads a body written with ``writer`` into the shape of the current schema of its type.
 
-    Raises :class:`EventRejected` (``malformed``) for bytes that are not exactly one body.
+    Raises :class:`EventRejected` (``malformed``) for bytes that are not exactly one body, as an
+    Avro writer encodes it (checked against ``plain_writer``, see :mod:`strict_avro`).
     """
 
-    def __init__(self, writer_schema: Any, reader_schema: Any, event_type: str) -> None:
+    def __init__(
+        self, writer_schema: Any, reader_schema: Any, event_type: str, *, plain_writer: Any
+    ) -> None:
         self._writer = writer_schema
+        self._plain_writer = plain_writer
         # Resolving against an identical reader schema only costs time.
         self._reader = None if reader_schema is writer_schema else reader_schema
         self._event_type = event_type
@@ -197,6 +202,13 @@ class AvroBodyDeserializer:
                 RejectReason.MALFORMED,
                 f"The {self._event_type} body has {len(data) - stream.tell()} bytes after its "
                 "end; the producer must send exactly one encoded body.",
+                event_type=self._event_type,
+            )
+        if not is_canonical(data, self._plain_writer):
+            raise EventRejected(
+                RejectReason.MALFORMED,
+                f"The {self._event_type} body is not encoded as Avro writers encode it (e.g. an "
+                "enum or union index below 0); the producer must encode it with an Avro library.",
                 event_type=self._event_type,
             )
         return body
@@ -317,7 +329,9 @@ def decode(
     data = value if value is not None else b""
     _verify_signature(fields, data, public_key_of)
     current = registry.event_type(event_type)
-    body = AvroBodyDeserializer(writer.parsed_schema, current.parsed_schema, event_type)(data)
+    body = AvroBodyDeserializer(
+        writer.parsed_schema, current.parsed_schema, event_type, plain_writer=writer.plain_schema
+    )(data)
     _check_agreement(fields, body, current, topic)
     return DecodedEvent(
         event_type=event_type,

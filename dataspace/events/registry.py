@@ -34,6 +34,7 @@ from fastavro.schema import SchemaParseException, fingerprint, to_parsing_canoni
 
 from dataspace import resources
 from dataspace.errors import ConfigError, InvalidInput, NotFound
+from dataspace.events.strict_avro import plain_schema
 
 NAMESPACE = "cn.dataspace.events"
 FINGERPRINT_ALGORITHM = "CRC-64-AVRO"
@@ -111,6 +112,7 @@ class WriterSchema:
     fingerprint: str
     parsed_schema: Any
     is_current: bool
+    plain_schema: Any  # without logical types: what strict_avro.is_canonical checks against
 
 
 class EventRegistry:
@@ -194,7 +196,7 @@ def load_registry(directory: Path = DEFAULT_SCHEMA_DIR) -> EventRegistry:
         )
         types[name] = event
         writers[event.fingerprint] = WriterSchema(
-            name, event.fingerprint, event.parsed_schema, is_current=True
+            name, event.fingerprint, event.parsed_schema, True, _parse(path, raw, plain=True)
         )
     _check_routes(directory, types)
     for path in sorted((directory / PREVIOUS_DIR_NAME).glob("*.avsc")):
@@ -203,7 +205,10 @@ def load_registry(directory: Path = DEFAULT_SCHEMA_DIR) -> EventRegistry:
         if name not in types:
             raise ConfigError(f"{path} is an earlier version of {name}, which no longer exists.")
         earlier = schema_fingerprint(raw)
-        writers.setdefault(earlier, WriterSchema(name, earlier, _parse(path, raw), False))
+        writers.setdefault(
+            earlier,
+            WriterSchema(name, earlier, _parse(path, raw), False, _parse(path, raw, plain=True)),
+        )
     return EventRegistry(types, writers)
 
 
@@ -228,9 +233,9 @@ def _read_schema(path: Path) -> dict[str, Any]:
     return raw
 
 
-def _parse(path: Path, raw: Mapping[str, Any]) -> Any:
+def _parse(path: Path, raw: Mapping[str, Any], *, plain: bool = False) -> Any:
     try:
-        return parse_schema(dict(raw))
+        return plain_schema(raw) if plain else parse_schema(dict(raw))
     except (SchemaParseException, ValueError, TypeError, KeyError) as exc:
         raise ConfigError(f"The event schema {path} is not valid Avro: {exc}.") from exc
 

@@ -8,6 +8,14 @@ can mint one with an off-the-shelf JWT library (``jwt.encode(claims, key, "EdDSA
 
 Only ``alg: EdDSA`` is accepted, whatever else the header claims: the algorithm is never
 taken from the token.
+
+Parsing and the signature check are PyJWT's. The audience and time checks are ours
+(:func:`check_claims`): PyJWT compares times with the wall clock and cannot be given the
+moment to check at, which tests and recorded acts need; ours compare whole seconds as
+integers, so no claimed time, however large, reaches ``datetime`` before it is known to be
+near ``now``. Any token that is not valid ends in :class:`Unauthorized` with one sentence.
+Signing stays here (two segments and :meth:`SigningKey.sign`): a ``SigningKey`` never hands
+its private key to a library, and the bytes are those of every token minted before.
 """
 
 from __future__ import annotations
@@ -17,14 +25,35 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeGuard
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from dataspace.errors import InvalidInput, Unauthorized
-from dataspace.identity.keys import SigningKey, b64url_decode, b64url_encode, verify
+from dataspace.identity.keys import SigningKey, b64url_encode, load_public_key
 
 AUDIENCE = "dataspace-control-plane"
 MAX_LIFETIME = timedelta(minutes=5)
 CLOCK_SKEW = timedelta(seconds=30)
-_HEADER = {"alg": "EdDSA", "typ": "JWT"}
+# A request token is a few hundred characters; the bound keeps junk from being parsed at all.
+MAX_TOKEN_CHARS = 8192
+_ALGORITHM = "EdDSA"
+_HEADER = {"alg": _ALGORITHM, "typ": "JWT"}
+# Signature and claim types only: times and audience are check_claims' (see the module doc).
+_SIGNATURE_ONLY: jwt.types.Options = {
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+    "verify_aud": False,
+    "verify_iss": False,
+    "require": ["sub"],
+}
+_MALFORMED = "The token is malformed; mint a new one."
+_BAD_SIGNATURE = (
+    "The signature does not match the data and the registered public key; "
+    "sign again with the registered key."
+)
 
 
 @dataclass(frozen=True)
@@ -84,13 +113,21 @@ def verified_claims(
 ) -> tuple[str, dict[str, object]]:
     """The subject and claims of a token whose EdDSA signature is its subject's; times and
     audience are not checked here (a recorded act is checked long after it expired)."""
-    header, claims, signing_input, signature = _split(token)
-    if header.get("alg") != "EdDSA":
+    header, unverified = _unverified(token)
+    if header.get("alg") != _ALGORITHM:
         raise Unauthorized("The token is not signed with EdDSA; sign it with your Ed25519 key.")
-    subject = claims.get("sub")
+    subject = unverified.get("sub")
     if not isinstance(subject, str) or not subject:
         raise Unauthorized("The token names no participant (sub); mint it with your id.")
-    verify(public_key_of(subject), signature, signing_input)
+    key = _public_key(public_key_of(subject))
+    try:
+        # The algorithm list is ours, never the header's: no "none", no HS256 keyed with the
+        # public key.
+        claims = jwt.decode(token, key, algorithms=[_ALGORITHM], options=_SIGNATURE_ONLY)
+    except jwt.InvalidSignatureError as exc:
+        raise Unauthorized(_BAD_SIGNATURE) from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthorized(_MALFORMED) from exc
     return subject, claims
 
 
@@ -100,16 +137,20 @@ def check_claims(subject: str, claims: dict[str, object], now: datetime) -> Toke
     if claims.get("aud") != AUDIENCE:
         raise Unauthorized(f"The token is not meant for this service (aud must be {AUDIENCE}).")
     issued, expires = claims.get("iat"), claims.get("exp")
-    if not isinstance(issued, int) or not isinstance(expires, int):
+    if not _is_whole_seconds(issued) or not _is_whole_seconds(expires):
         raise Unauthorized("The token lacks whole-second iat and exp claims; mint a new one.")
+    # Integers compare exactly with any float, so a claim of 2**62 or -10**20 is refused here
+    # instead of overflowing datetime; past these checks both times lie within minutes of now.
+    if expires - issued > MAX_LIFETIME.total_seconds():
+        raise Unauthorized(f"The token claims to live longer than {MAX_LIFETIME}; mint one anew.")
+    if expires <= issued:
+        raise Unauthorized("The token expires before it was issued (exp <= iat); mint a new one.")
+    if issued > (now + CLOCK_SKEW).timestamp():
+        raise Unauthorized("The token was issued in the future; check your clock.")
+    if expires <= (now - CLOCK_SKEW).timestamp():
+        raise Unauthorized("The token has expired; mint a new one.")
     issued_at = datetime.fromtimestamp(issued, UTC)
     expires_at = datetime.fromtimestamp(expires, UTC)
-    if expires_at - issued_at > MAX_LIFETIME:
-        raise Unauthorized(f"The token claims to live longer than {MAX_LIFETIME}; mint one anew.")
-    if issued_at > now + CLOCK_SKEW:
-        raise Unauthorized("The token was issued in the future; check your clock.")
-    if expires_at <= now - CLOCK_SKEW:
-        raise Unauthorized("The token has expired; mint a new one.")
     return TokenClaims(subject, issued_at, expires_at, str(claims.get("jti", "")))
 
 
@@ -117,16 +158,31 @@ def _segment(value: Mapping[str, object]) -> str:
     return b64url_encode(json.dumps(value, separators=(",", ":"), sort_keys=True).encode())
 
 
-def _split(token: str) -> tuple[dict[str, object], dict[str, object], bytes, bytes]:
-    parts = token.split(".")
-    if not token.isascii() or len(parts) != 3:  # noqa: PLR2004 (header.payload.signature)
+def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims, parsed but not yet trusted: the subject names the key to check with."""
+    if len(token) > MAX_TOKEN_CHARS:
+        raise Unauthorized(
+            f"The token is longer than {MAX_TOKEN_CHARS} characters; send a freshly minted one."
+        )
+    if not token.isascii() or token.count(".") != 2:  # noqa: PLR2004 (header.payload.signature)
         raise Unauthorized("The token is not a compact JWS (header.payload.signature).")
     try:
-        header = json.loads(b64url_decode(parts[0]))
-        claims = json.loads(b64url_decode(parts[1]))
-        signature = b64url_decode(parts[2])
+        decoded = jwt.decode_complete(token, options={"verify_signature": False})
+    except (jwt.PyJWTError, RecursionError) as exc:  # PyJWT maps deep nesting; we do not rely on it
+        raise Unauthorized(_MALFORMED) from exc
+    return decoded["header"], decoded["payload"]
+
+
+def _public_key(public_b64: str) -> Ed25519PublicKey:
+    try:
+        return load_public_key(public_b64)
     except (InvalidInput, ValueError) as exc:
-        raise Unauthorized("The token is malformed; mint a new one.") from exc
-    if not isinstance(header, dict) or not isinstance(claims, dict):
-        raise Unauthorized("The token is malformed; mint a new one.")
-    return header, claims, f"{parts[0]}.{parts[1]}".encode("ascii"), signature
+        raise Unauthorized(
+            "The public key given to check this signature is malformed; "
+            "use the key registered for the participant."
+        ) from exc
+
+
+def _is_whole_seconds(value: object) -> TypeGuard[int]:
+    # bool is an int in Python, but "iat": true is no time.
+    return isinstance(value, int) and not isinstance(value, bool)
