@@ -31,6 +31,7 @@ from dataspace.config import Settings, load_settings
 from dataspace.controlplane.catalog import Artifacts
 from dataspace.errors import ServiceError
 from dataspace.identity.keystore import KeyStore
+from dataspace.private_paths import private_directory
 from dataspace.store.db import Database, upgrade_schema
 
 if TYPE_CHECKING:
@@ -171,6 +172,9 @@ def open_node(settings: Settings | None = None) -> Iterator[Node]:
     """The node of this process: settings (read once when not given), the database migrated
     if its schema version differs, the key store; closed when the block ends."""
     settings = settings or load_settings()
+    # Everything below the state directory (database, keys, landed and staged files, the
+    # embedded object store) is business data: only its owner may even list it.
+    private_directory(settings.state_dir, ours=True)
     database = Database(settings.effective_database_url)
     node = Node(settings, database, KeyStore(settings.keys_dir), owns_db=True)
     try:

@@ -17,6 +17,7 @@ from pathlib import Path
 from dataspace.canonical import utc_iso
 from dataspace.closing import Closing
 from dataspace.errors import ConfigError
+from dataspace.private_paths import create_private_file, private_directory
 
 FILE_NAME = ".landed.sqlite3"
 _SCHEMA = """
@@ -37,7 +38,8 @@ class LandedLog(Closing):
     def __init__(self, landing: Path) -> None:
         self.path = landing / FILE_NAME
         try:
-            landing.mkdir(parents=True, exist_ok=True)
+            private_directory(landing)
+            create_private_file(self.path)  # sqlite3 would create it 0644
             self._connection = sqlite3.connect(self.path, check_same_thread=False)
             with self._connection:
                 self._connection.execute(_SCHEMA)

@@ -31,6 +31,7 @@ from dataspace.canonical import file_sha256
 from dataspace.dataplane.layout import PART, StoredObject
 from dataspace.errors import InvalidInput, ServiceError
 from dataspace.ids import product_id
+from dataspace.private_paths import open_private, private_directory
 
 CHUNK_BYTES = 1024 * 1024
 PARTIAL_SUFFIX = ".partial"
@@ -59,7 +60,7 @@ def land(opener: Opener, expected: StoredObject, landing: Path, product: str, ve
     final = landing_path(landing, product, version)
     if final.exists() and file_sha256(final) == expected.sha256:
         return final
-    final.parent.mkdir(parents=True, exist_ok=True)
+    private_directory(final.parent)
     partial = final.with_name(final.name + PARTIAL_SUFFIX)
     try:
         sha256, size = _fetch(opener, partial)
@@ -94,7 +95,7 @@ def url_opener(url: str, timeout: float = 60.0) -> Opener:
 def _fetch(opener: Opener, partial: Path) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0
-    with opener() as source, partial.open("wb") as target:
+    with opener() as source, open_private(partial) as target:
         while chunk := source.read(CHUNK_BYTES):
             digest.update(chunk)
             target.write(chunk)

@@ -27,6 +27,7 @@ from dataspace.desensitize.kanon import GroupCounts, Suppression, count_groups, 
 from dataspace.desensitize.rules import Rules
 from dataspace.desensitize.transform import desensitize_batch, group_keys
 from dataspace.errors import Refused
+from dataspace.private_paths import private_directory
 
 BATCH_ROWS = 64 * 1024
 
@@ -106,7 +107,7 @@ def _per_quarter(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 def _write(target: Path, tables: Iterator[pa.Table], schema: pa.Schema) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_directory(target.parent)
     with pq.ParquetWriter(target, schema, compression="zstd") as writer:
         for table in tables:
             writer.write_table(table)

@@ -31,6 +31,7 @@ from pathlib import Path
 from dataspace.errors import Conflict, NotFound, Unauthorized
 from dataspace.identity.keys import SigningKey, load_private_key, save_private_key
 from dataspace.ids import agreement_id, participant_id, product_id
+from dataspace.private_paths import private_directory
 
 DIRECTORY_MODE = 0o700
 HUB_MARKER = "HUB"  # in the keys directory of a hub (dataspace hub init)
@@ -68,7 +69,7 @@ class KeyStore:
                 f"{self.directory} holds the keys of {', '.join(others)}: a hub holds the "
                 "operator's key only. Set the hub up in a new state directory."
             )
-        self.directory.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
+        private_directory(self.directory, ours=True)
         (self.directory / HUB_MARKER).write_text(HUB_MARKER_TEXT, encoding="utf-8")
 
     def create(self, participant: str) -> SigningKey:
@@ -81,8 +82,7 @@ class KeyStore:
                 "(`dataspace connector init`)."
             )
         path = self.path_of(participant)
-        self.directory.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
-        self.directory.chmod(DIRECTORY_MODE)  # mkdir's mode is narrowed by the umask
+        private_directory(self.directory, ours=True)
         key = SigningKey.generate()
         save_private_key(key, path)
         return key
@@ -125,7 +125,7 @@ class KeyStore:
     def _mask_secret(self) -> bytes:
         path = self.directory / MASK_SECRET_FILE
         if not path.is_file():
-            self.directory.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
+            private_directory(self.directory, ours=True)
             try:
                 # O_EXCL: two processes creating it at once keep the first one's secret.
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)

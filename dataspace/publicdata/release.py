@@ -35,6 +35,7 @@ from dataspace.controlplane.participants import party_signing_key
 from dataspace.controlplane.read_models import ProductView
 from dataspace.errors import Refused
 from dataspace.node import Node
+from dataspace.private_paths import private_directory
 from dataspace.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def ingest(node: Node, plan: dict[str, Any], target: Path, enterprises: int | No
     from dataspace.publicdata.dataset import monthly_readings  # noqa: PLC0415
 
     table = monthly_readings(enterprises)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_directory(target.parent)
     pq.write_table(table, target, compression="zstd")
     facts = {"rows": table.num_rows, "sha256": file_sha256(target), "source": "dataset-2025"}
     subjects = (plan["application"], plan["product"])

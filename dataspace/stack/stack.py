@@ -18,6 +18,7 @@ from pathlib import Path
 
 from dataspace.config import Settings
 from dataspace.errors import ServiceError
+from dataspace.private_paths import private_directory
 from dataspace.stack import airflow, swift, tansu
 from dataspace.stack.components import Component, Service
 from dataspace.stack.probes import database_reachable, kafka_reachable, s3_reachable
@@ -81,6 +82,8 @@ class Stack:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Serialize `up` and `down` on one state directory."""
+        # The embedded services keep their data (the object store's releases) below it.
+        private_directory(self.settings.state_dir, ours=True)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with (self.run_dir / "stack.lock").open("w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)

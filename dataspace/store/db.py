@@ -43,6 +43,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dataspace.closing import Closing
+from dataspace.private_paths import create_private_file, private_directory
 from dataspace.store.failures import store_busy, translate
 
 if TYPE_CHECKING:
@@ -188,7 +189,10 @@ def _create_engine(url: URL, busy_timeout_s: float) -> Engine:
 
 def _make_parent_directory(url: URL) -> None:
     if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(url.database)
+        private_directory(path.parent)
+        # SQLite gives its -wal and -shm files the database file's mode: 0600 for all three.
+        create_private_file(path)
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_s: float) -> None:

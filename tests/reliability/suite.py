@@ -167,6 +167,30 @@ REGISTERED: dict[str, tuple[str, str]] = {
         SECURITY,
         "injection through ids and column names refused",
     ),
+    f"{_U}test_token_properties.py::test_hs256_keyed_with_the_public_key_is_refused": (
+        SECURITY,
+        "token algorithm confusion refused (none, HS256 with the public key)",
+    ),
+    f"{_U}test_token_properties.py::test_any_other_algorithm_is_refused_even_validly_signed": (
+        SECURITY,
+        "token algorithm confusion refused (none, HS256 with the public key)",
+    ),
+    f"{_U}test_strict_avro.py::test_an_enum_index_of_minus_one_is_malformed": (
+        SECURITY,
+        "events fastavro misreads (enum or union index -1) refused",
+    ),
+    f"{_U}test_strict_avro.py::test_a_union_index_of_minus_one_is_malformed": (
+        SECURITY,
+        "events fastavro misreads (enum or union index -1) refused",
+    ),
+    f"{_I}test_private_state.py::test_a_node_keeps_its_database_and_keys_private": (
+        SECURITY,
+        "state files 0600 in 0700 directories",
+    ),
+    f"{_I}test_private_state.py::test_a_landed_delivery_and_the_landing_record_are_private": (
+        SECURITY,
+        "state files 0600 in 0700 directories",
+    ),
     # -- hostile input (property tests; the plugin counts their examples) -------------------------
     f"{_U}test_envelope.py::test_random_messages_are_always_rejected_never_crash": (
         HOSTILE,
@@ -183,6 +207,26 @@ REGISTERED: dict[str, tuple[str, str]] = {
     f"{_U}test_tokens.py::test_garbage_is_always_a_clean_refusal": (
         HOSTILE,
         "API tokens: random garbage",
+    ),
+    f"{_U}test_token_properties.py::test_any_text_is_refused_cleanly": (
+        HOSTILE,
+        "API tokens: random text, segments and JSON",
+    ),
+    f"{_U}test_token_properties.py::test_any_three_segments_are_refused_cleanly": (
+        HOSTILE,
+        "API tokens: random text, segments and JSON",
+    ),
+    f"{_U}test_token_properties.py::test_any_json_segments_are_refused_cleanly": (
+        HOSTILE,
+        "API tokens: random text, segments and JSON",
+    ),
+    f"{_U}test_token_properties.py::test_any_signed_times_end_in_a_token_or_unauthorized": (
+        HOSTILE,
+        "API tokens: random signed iat and exp",
+    ),
+    f"{_U}test_strict_avro.py::test_is_canonical_never_raises": (
+        HOSTILE,
+        "event decoder: random bytes, canonical encoding check",
     ),
     f"{_U}test_ids.py::test_random_text_passes_as_slug_only_if_it_matches_the_rule": (
         HOSTILE,
