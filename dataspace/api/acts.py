@@ -23,6 +23,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials
 
 from dataspace.api.auth import Caller, DatabaseDep, bearer, caller, public_key_lookup
+from dataspace.controlplane import standing
 from dataspace.controlplane.acting import acting
 from dataspace.errors import Unauthorized
 from dataspace.identity.acts import Act, check_act, is_act
@@ -129,6 +130,7 @@ def acting_caller(
         signed = _checked(request, credentials, body, db, public_key_lookup(db))
         with db.transaction(read_only=True) as session:
             row = repository.get_participant(session, signed.act.actor)
+        standing.require_standing(row.id, row.status)
         return ActingCaller(Caller(row.id, frozenset(row.roles), row.status), signed)
     return ActingCaller(caller(credentials, db), None)
 

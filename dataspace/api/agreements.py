@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from dataspace.api.acts import ActingDep
 from dataspace.api.auth import CallerDep, DatabaseDep, OperatorDep
 from dataspace.controlplane import agreements as agreement_service
 from dataspace.controlplane import negotiations, signing
+from dataspace.controlplane.bounds import MAX_DELIVERIES
 from dataspace.controlplane.participants import OPERATOR_ID
 from dataspace.errors import InvalidInput
 from dataspace.identity.keys import b64url_decode
@@ -21,18 +22,24 @@ router = APIRouter(prefix="/agreements", tags=["agreements"])
 
 
 class AgreementRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # an unknown field is refused, not ignored
+
     product_id: str
     purpose: str = Field(description="Purpose of use (slug), e.g. supply-planning.")
     offer_id: str | None = None
     valid_until: datetime | None = Field(None, description="ISO 8601 with a timezone.")
-    max_deliveries: int | None = Field(None, ge=1)
+    max_deliveries: int | None = Field(None, ge=1, le=MAX_DELIVERIES)
 
 
 class CounterOffer(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # an unknown field is refused, not ignored
+
     policy: dict[str, Any] = Field(description="An ODRL policy of docs/policy-profile.md.")
 
 
 class Signature(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # an unknown field is refused, not ignored
+
     signature: str = Field(description="base64url Ed25519 signature over the document.")
     document: dict[str, Any] | None = Field(
         None, description="Provider: the draft it signed (GET /agreements/{id}/draft)."
@@ -40,15 +47,30 @@ class Signature(BaseModel):
 
 
 class Approval(BaseModel):
-    export: bool = Field(False, description="Also approve delivery out of CN (出境).")
+    model_config = ConfigDict(extra="forbid")  # an unknown field is refused, not ignored
+
+    # Strict: 0 or "yes" is not an answer to whether data may leave CN.
+    export: StrictBool = Field(False, description="Also approve delivery out of CN (出境).")
 
 
-@router.post("", status_code=201, summary="Request a product under one of its offers.")
+@router.post(
+    "",
+    status_code=201,
+    summary="Request a product under one of its offers: 201 when this opens a negotiation, "
+    "200 with the open one when the same request is already open (idempotent), 409 when an "
+    "open request for the offer has other terms.",
+    responses={
+        200: {
+            "description": "The same request is already open: that negotiation.",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 def request_agreement(
-    body: AgreementRequest, who: ActingDep, db: DatabaseDep, request: Request
+    body: AgreementRequest, who: ActingDep, db: DatabaseDep, request: Request, response: Response
 ) -> dict[str, Any]:
     with who.in_hand():
-        view = negotiations.request(
+        requested = negotiations.request_once(
             db,
             request.app.state.node.keys,
             consumer=who.participant_id,
@@ -58,7 +80,9 @@ def request_agreement(
             valid_until=body.valid_until,
             max_deliveries=body.max_deliveries,
         )
-    return view.to_json()
+    if not requested.opened:
+        response.status_code = status.HTTP_200_OK
+    return requested.view.to_json()
 
 
 @router.get("", summary="The caller's negotiations and agreements (the operator sees all).")

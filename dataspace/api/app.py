@@ -1,8 +1,9 @@
 """The management API of the control plane: participants, catalog, negotiations and
 agreements, history requests, and the evidence ledger (OpenAPI at /docs and /openapi.json).
 
-Wiring only: every rule lives in :mod:`dataspace.controlplane`. Errors are one sentence in
-``{"error": kind, "message": sentence}`` with a 4xx status for the caller's mistakes.
+Wiring only: every rule lives in :mod:`dataspace.controlplane`. Every error is one sentence in
+``{"error": kind, "message": sentence}`` with a 4xx status for the caller's mistakes; bodies
+are at most 4 MiB and headers 8 KiB each (:mod:`dataspace.api.errors`, :mod:`dataspace.api.limits`).
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from dataspace import __version__
 from dataspace.api import (
@@ -24,9 +23,8 @@ from dataspace.api import (
     participants,
     releases,
 )
-from dataspace.api.statuses import error_response
+from dataspace.api.errors import install as answer_errors_in_one_format
 from dataspace.config import Settings
-from dataspace.errors import DataspaceError
 from dataspace.node import open_node
 
 
@@ -45,23 +43,10 @@ def create_app(settings: Settings) -> FastAPI:
     )
     for module in (participants, catalog, agreements, history, ledger, deliveries, releases):
         app.include_router(module.router)
-    app.add_exception_handler(DataspaceError, _dataspace_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    answer_errors_in_one_format(app)
 
     @app.get("/health", tags=["service"], summary="Liveness: the API answers.")
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
-
-
-def _dataspace_error(_request: Request, error: DataspaceError) -> JSONResponse:
-    return error_response(error)
-
-
-def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    return JSONResponse(
-        {"error": "InvalidInput", "message": f"{where}: {first['msg']}."}, status_code=422
-    )

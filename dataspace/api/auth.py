@@ -2,6 +2,9 @@
 
 - No token, a malformed, expired or forged token, or an unknown participant: 401.
 - A valid caller without the role an operation needs: 403.
+- A caller that is not admitted (pending or suspended) may read only its own record and
+  credential (:mod:`dataspace.controlplane.standing`); anything else is 403. Routes that serve
+  a participant's own record take :data:`AnyStandingDep` and check it themselves.
 Services enforce the finer rules (a consumer sees only its own agreements); an Unauthorized
 they raise for an authenticated caller becomes 403.
 """
@@ -15,6 +18,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from dataspace.controlplane import standing
 from dataspace.errors import NotFound, Unauthorized
 from dataspace.identity import tokens
 from dataspace.store import repository
@@ -39,6 +43,17 @@ def caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     db: Annotated[Database, Depends(database)],
 ) -> Caller:
+    """The authenticated caller, refused (403) unless it is admitted."""
+    who = caller_of_any_standing(credentials, db)
+    standing.require_standing(who.participant_id, who.status)
+    return who
+
+
+def caller_of_any_standing(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    db: Annotated[Database, Depends(database)],
+) -> Caller:
+    """The authenticated caller whatever its status; the route applies the standing rule."""
     if credentials is None:
         raise _unauthenticated("Send a token: Authorization: Bearer <EdDSA JWT>.")
     try:
@@ -83,5 +98,6 @@ def _unauthenticated(message: str) -> HTTPException:
 
 
 CallerDep = Annotated[Caller, Depends(caller)]
+AnyStandingDep = Annotated[Caller, Depends(caller_of_any_standing)]
 OperatorDep = Annotated[Caller, Depends(require_role("operator"))]
 DatabaseDep = Annotated[Database, Depends(database)]

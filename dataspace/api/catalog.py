@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from dataspace.api.acts import ActingDep
 from dataspace.api.auth import CallerDep, DatabaseDep
@@ -23,6 +23,8 @@ router = APIRouter(tags=["catalog"])
 
 class ProductRegistration(BaseModel):
     """A provider's connector registers a product and its offers (signed by the provider)."""
+
+    model_config = ConfigDict(extra="forbid")  # an unknown field is refused, not ignored
 
     id: str
     title_zh: str
@@ -86,6 +88,14 @@ def show_product(product_id: str, _who: CallerDep, db: DatabaseDep) -> dict[str,
     return service.show_product(db, product_id).to_json()
 
 
-@router.get("/catalog/dcat", summary="The catalog as DCAT JSON-LD (dcat:Dataset, odrl:hasPolicy).")
-def export_dcat(_who: CallerDep, db: DatabaseDep) -> JSONResponse:
-    return JSONResponse(service.export_dcat(db), media_type="application/ld+json")
+class JsonLdResponse(JSONResponse):
+    media_type = "application/ld+json"  # so the OpenAPI document names what is sent
+
+
+@router.get(
+    "/catalog/dcat",
+    response_class=JsonLdResponse,
+    summary="The catalog as DCAT JSON-LD (dcat:Dataset, odrl:hasPolicy).",
+)
+def export_dcat(_who: CallerDep, db: DatabaseDep) -> JsonLdResponse:
+    return JsonLdResponse(service.export_dcat(db))

@@ -18,6 +18,7 @@ from dataspace.api.acts import ActingDep
 from dataspace.api.auth import CallerDep, DatabaseDep
 from dataspace.controlplane import deliveries as service
 from dataspace.controlplane import receipts
+from dataspace.controlplane.bounds import MAX_COUNT
 from dataspace.errors import Conflict, InvalidInput, Unauthorized
 from dataspace.identity.keys import b64url_decode
 
@@ -30,7 +31,7 @@ class ReceiptRequest(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
     sha256: str
-    rows: int = Field(ge=0)
+    rows: int = Field(ge=0, le=MAX_COUNT)
     landed_at: datetime = Field(alias="landedAt")
     signature: str = Field(description="Ed25519 over receipt_payload(...), base64url.")
 

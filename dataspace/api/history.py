@@ -5,16 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from dataspace.api.auth import CallerDep, DatabaseDep
+from dataspace.controlplane.bounds import MAX_VERSION
 from dataspace.publishing.history import deliver_history
 
 router = APIRouter(prefix="/products", tags=["deliveries"])
 
 
 class HistoryRequest(BaseModel):
-    from_version: int = Field(description="The first version wanted (versions start at 1).")
+    model_config = ConfigDict(extra="forbid")  # an unknown field is refused, not ignored
+
+    from_version: int = Field(
+        description="The first version wanted (versions start at 1).", le=MAX_VERSION
+    )
 
 
 @router.post(

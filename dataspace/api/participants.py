@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dataspace.api.acts import registration_act, request_body
-from dataspace.api.auth import CallerDep, DatabaseDep, OperatorDep, bearer
+from dataspace.api.auth import AnyStandingDep, CallerDep, DatabaseDep, OperatorDep, bearer
 from dataspace.controlplane import participants as service
+from dataspace.controlplane import standing
 from dataspace.controlplane.acting import acting
 from dataspace.errors import InvalidInput, Unauthorized
 from dataspace.identity.membership import Registration
@@ -19,6 +20,8 @@ router = APIRouter(prefix="/participants", tags=["participants"])
 
 
 class RegistrationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # an unknown field is refused, not ignored
+
     participant_id: str = Field(description="A lowercase slug, e.g. sany-heavy.")
     name: str
     uscc: str = Field(description="统一社会信用代码: 18 characters, GB 32100-2015.")
@@ -29,6 +32,8 @@ class RegistrationRequest(BaseModel):
 
 class ConnectorRegistration(BaseModel):
     """What a connector sends to register its participant, signed with the new key."""
+
+    model_config = ConfigDict(extra="forbid")  # an unknown field is refused, not ignored
 
     id: str = Field(description="A lowercase slug, e.g. sany-heavy.")
     name: str
@@ -45,13 +50,22 @@ class ConnectorRegistration(BaseModel):
     "/registrations",
     status_code=201,
     summary="A connector registers its participant, signed with the participant's new key.",
-)
+    # The route reads the raw body (the act signs its bytes); the document still names it.
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+        "schema": ConnectorRegistration.model_json_schema()}}}},
+)  # fmt: skip
 def register_connector(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     raw: Annotated[bytes, Depends(request_body)],
     db: DatabaseDep,
 ) -> dict[str, Any]:
+    if credentials is None:  # who signs is asked before what the body says
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "Sign the registration: Authorization: Bearer <act made with the new key>.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     try:
         body = ConnectorRegistration.model_validate_json(raw)
     except ValidationError as exc:
@@ -91,7 +105,8 @@ def register_connector(
     "/{participant_id}/credential",
     summary="The membership credential the operator signed (after admission).",
 )
-def credential(participant_id: str, _who: CallerDep, db: DatabaseDep) -> dict[str, Any]:
+def credential(participant_id: str, who: AnyStandingDep, db: DatabaseDep) -> dict[str, Any]:
+    standing.require_standing(who.participant_id, who.status, reading=participant_id)
     return service.credential(db, participant_id)
 
 
@@ -101,7 +116,9 @@ def list_participants(_who: CallerDep, db: DatabaseDep) -> list[dict[str, Any]]:
 
 
 @router.get("/{participant_id}", summary="One participant, with its public key.")
-def show_participant(participant_id: str, _who: CallerDep, db: DatabaseDep) -> dict[str, Any]:
+def show_participant(participant_id: str, who: AnyStandingDep, db: DatabaseDep) -> dict[str, Any]:
+    # A pending or suspended connector polls its own record to learn that it was admitted.
+    standing.require_standing(who.participant_id, who.status, reading=participant_id)
     return service.show_participant(db, participant_id).to_json()
 
 

@@ -13,15 +13,16 @@ Wiring only: the rules are :mod:`dataspace.controlplane.releases` and
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from dataspace.api.acts import ActingDep
 from dataspace.api.auth import CallerDep, DatabaseDep
 from dataspace.controlplane import release_manifests as manifests
 from dataspace.controlplane import releases, reservations
+from dataspace.controlplane.bounds import MAX_COUNT, MAX_VERSION
 from dataspace.controlplane.releases import Delivery, QualityFacts, ReleasePlan
 from dataspace.dataplane.layout import StoredObject
 from dataspace.errors import Unauthorized
@@ -32,20 +33,26 @@ router = APIRouter(prefix="/releases", tags=["releases"])
 
 
 class ReservationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # an unknown field is refused, not ignored
+
     product: str
     mode: Literal["snapshot", "append"] = "snapshot"
 
 
 class HeldReservation(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # an unknown field is refused, not ignored
+
     product: str
     reservation: str = Field(description="The token POST /releases/reservations answered.")
 
 
 class StoredBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # an unknown field is refused, not ignored
+
     key: str
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    rows: int = Field(ge=0)
-    bytes: int = Field(ge=0)
+    rows: int = Field(ge=0, le=MAX_COUNT)
+    bytes: int = Field(ge=0, le=MAX_COUNT)
 
     def stored(self) -> StoredObject:
         return StoredObject(self.key, self.sha256, self.rows, self.bytes)
@@ -57,16 +64,20 @@ class DeliveryBody(StoredBody):
 
 
 class QualityBody(BaseModel):
-    evaluated: int = Field(ge=0)
-    failed: int = Field(ge=0)
+    model_config = ConfigDict(extra="forbid")  # an unknown field is refused, not ignored
+
+    evaluated: int = Field(ge=0, le=MAX_COUNT)
+    failed: int = Field(ge=0, le=MAX_COUNT)
     failed_checks: list[str] = Field(default_factory=list, alias="failedChecks")
 
 
 class ManifestBody(BaseModel):
     """A provider's release manifest: what its connector wrote for a reserved version."""
 
+    model_config = ConfigDict(extra="forbid")  # an unknown field is refused, not ignored
+
     product: str
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
     reservation: str
     mode: Literal["snapshot", "append"]
     status: Literal["accepted", "quarantined"]
@@ -108,7 +119,11 @@ def give_back(body: HeldReservation, who: ActingDep, db: DatabaseDep) -> dict[st
     summary="Each agreement on the product: its subscriber's view, or why it receives nothing.",
 )
 def recipients_of(
-    product: str, version: int, who: CallerDep, db: DatabaseDep, request: Request
+    product: str,
+    version: Annotated[int, Path(ge=1, le=MAX_VERSION)],
+    who: CallerDep,
+    db: DatabaseDep,
+    request: Request,
 ) -> list[dict[str, Any]]:
     plan = ReleasePlan(product, who.participant_id, version, "snapshot", "", "")
     _require_owner(db, product, who.participant_id)

@@ -7,6 +7,8 @@ and the status its kind maps to here (the nearest kind in the error's class hier
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fastapi.responses import JSONResponse
 
 from dataspace.errors import (
@@ -38,4 +40,11 @@ def status_of(error: DataspaceError) -> int:
 def error_response(error: DataspaceError, status_code: int | None = None) -> JSONResponse:
     """The error's body, with its own status unless ``status_code`` says otherwise."""
     code = status_of(error) if status_code is None else status_code
-    return JSONResponse({"error": type(error).__name__, "message": str(error)}, status_code=code)
+    return json_error(code, type(error).__name__, str(error))
+
+
+def json_error(
+    status_code: int, kind: str, message: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """The one error body of the project's HTTP apps: ``{"error": kind, "message": ...}``."""
+    return JSONResponse({"error": kind, "message": message}, status_code, headers=headers)

@@ -25,7 +25,7 @@ from dataspace.connector.hub_client import HubClient
 from dataspace.connector.state import Connector
 from dataspace.controlplane.read_models import DeliveryView, Grant
 from dataspace.controlplane.receipts import receipt_payload
-from dataspace.errors import InvalidInput, ServiceError
+from dataspace.errors import InvalidInput, ServiceError, Unauthorized
 from dataspace.identity.keys import b64url_encode
 
 REGISTRY_CACHE_SECONDS = 60.0
@@ -77,7 +77,13 @@ class RemoteControlPlane:
             cached = self._records.get(participant)
         if cached is not None and time.monotonic() - cached[1] < self._ttl:
             return cached[0]
-        record: dict[str, Any] = self._hub.get(f"/participants/{participant}")
+        try:
+            record: dict[str, Any] = self._hub.get(f"/participants/{participant}")
+        except Unauthorized as refused:
+            # The registry is refused only to a subscriber that is not admitted (suspended):
+            # the announcement waits, as for a hub that cannot answer, instead of being
+            # dead-lettered as signed by an unknown party.
+            raise ServiceError(f"The hub answers no registry lookup now: {refused}") from refused
         with self._lock:
             self._records[participant] = (record, time.monotonic())
         return record

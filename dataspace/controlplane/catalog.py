@@ -41,6 +41,7 @@ from dataspace.controlplane.participants import (
 from dataspace.controlplane.read_models import OfferView, ProductView
 from dataspace.errors import Conflict, InvalidInput, Unauthorized
 from dataspace.identity.keystore import KeyStore
+from dataspace.ids import product_id as checked_product_id
 from dataspace.ids import validate_slug
 from dataspace.policy.grades import Grade, check_grade
 from dataspace.policy.model import Policy, parse_policy, policy_to_json
@@ -135,7 +136,7 @@ def list_products(db: Database, query: ProductQuery = ProductQuery()) -> list[Pr
 
 def show_product(db: Database, product_id: str) -> ProductView:
     with db.transaction() as session:
-        return _load_view(session, repository.get_product(session, product_id))
+        return _load_view(session, repository.get_product(session, checked_product_id(product_id)))
 
 
 def export_dcat(

@@ -29,7 +29,7 @@ from dataspace.controlplane.participants import (
     party_signing_key,
 )
 from dataspace.controlplane.read_models import AgreementView
-from dataspace.errors import NotFound, Unauthorized
+from dataspace.errors import Conflict, NotFound, Unauthorized
 from dataspace.identity.keystore import KeyStore
 from dataspace.ids import agreement_id
 from dataspace.store.models import AgreementRow, NegotiationRow
@@ -139,6 +139,29 @@ def view_of(row: NegotiationRow, agreement: AgreementRow | None, now: datetime) 
         provider_signature=row.provider_signature,
         consumer_signature=row.consumer_signature,
         history=tuple(row.history),
+    )
+
+
+def repeat_conflict(
+    row: NegotiationRow, purpose: str, valid_until: datetime | None, max_deliveries: int | None
+) -> Conflict | None:
+    """Why a consumer's request cannot be answered with its open request ``row``, or None
+    when it asks for the same terms (an end not given matches any: it asked for the default)."""
+    differ = [
+        name
+        for name, same in (
+            ("purpose", purpose == row.purpose),
+            ("end", valid_until is None or valid_until == row.valid_until),
+            ("maximum deliveries", max_deliveries == row.max_deliveries),
+        )
+        if not same
+    ]
+    if not differ:
+        return None
+    return Conflict(
+        f"You already have an open request {row.id} for this offer ({row.state}) with another "
+        f"{' and '.join(differ)}; ask the provider to counter it, or withdraw it with "
+        f"POST /agreements/{row.id}/reject (`agreement reject {row.id}`) and ask again."
     )
 
 

@@ -28,6 +28,7 @@ records it is then sealed by the operator, whose key is here, as the recorder.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -38,6 +39,7 @@ from dataspace.contracts.negotiation import Event, State, TerminationReason, tra
 from dataspace.controlplane import contract_state as cs
 from dataspace.controlplane import signing
 from dataspace.controlplane.agreements import show
+from dataspace.controlplane.bounds import MAX_DELIVERIES
 from dataspace.controlplane.catalog import Artifacts, check_offer, schema_columns
 from dataspace.controlplane.evidence import Change, record
 from dataspace.controlplane.participants import (
@@ -67,6 +69,14 @@ DEFAULT_TERM = timedelta(days=365)
 OPEN_STATES = tuple(s.value for s in State if s not in (State.FINALIZED, State.TERMINATED))
 
 
+@dataclass(frozen=True)
+class Requested:
+    """The answer to a request: the negotiation, and whether this request opened it."""
+
+    view: AgreementView
+    opened: bool
+
+
 def request(
     db: Database,
     keys: KeyStore,
@@ -79,7 +89,28 @@ def request(
     max_deliveries: int | None = None,
     now: datetime | None = None,
 ) -> AgreementView:
-    """The consumer asks for an offer of a product; an open request for it is returned as is."""
+    """The consumer asks for an offer of a product (see :func:`request_once`)."""
+    return request_once(
+        db, keys, consumer=consumer, product_id=product_id, purpose=purpose, offer_id=offer_id,
+        valid_until=valid_until, max_deliveries=max_deliveries, now=now,
+    ).view  # fmt: skip
+
+
+def request_once(
+    db: Database,
+    keys: KeyStore,
+    *,
+    consumer: str,
+    product_id: str,
+    purpose: str,
+    offer_id: str | None = None,
+    valid_until: datetime | None = None,
+    max_deliveries: int | None = None,
+    now: datetime | None = None,
+) -> Requested:
+    """The consumer asks for an offer of a product. Asking again while its request for that
+    offer is open answers the open one when the terms are the same (idempotent: nothing is
+    recorded) and is a Conflict when they differ (:func:`contract_state.repeat_conflict`)."""
     now = now or utcnow()
     until = _requested_terms(purpose, valid_until, max_deliveries, now)
     with db.transaction() as session:
@@ -88,7 +119,10 @@ def request(
         offer = _pick_offer(session, product, offer_id)
         open_row = _open_negotiation(session, taker.id, offer.id)
         if open_row is not None:
-            return cs.view_of(open_row, None, now)
+            conflict = cs.repeat_conflict(open_row, purpose, valid_until, max_deliveries)
+            if conflict is not None:
+                raise conflict
+            return Requested(cs.view_of(open_row, None, now), opened=False)
         require_active(session, product.owner_id, now, "negotiate")
         if taker.id == product.owner_id:
             raise InvalidInput("A provider cannot request its own product; act as the consumer.")
@@ -107,8 +141,9 @@ def request(
         auto = _auto_accepts(product, taker, row)
     if auto and keys.has(row.provider_id):
         # On the hub the provider's key is on its own connector: it concludes from there.
-        return accept(db, keys, actor=row.provider_id, negotiation_id=row.id, now=now)
-    return show(db, row.consumer_id, row.id, now=now)
+        view = accept(db, keys, actor=row.provider_id, negotiation_id=row.id, now=now)
+        return Requested(view, opened=True)
+    return Requested(show(db, row.consumer_id, row.id, now=now), opened=True)
 
 
 def counter(
@@ -354,8 +389,16 @@ def _requested_terms(
 ) -> datetime:
     """Check what the consumer asks for; the agreement's end (one year when not given)."""
     validate_slug(purpose, "purpose")
-    if max_deliveries is not None and max_deliveries < 1:
-        raise InvalidInput("The maximum number of deliveries must be at least 1.")
+    if max_deliveries is not None and not 1 <= max_deliveries <= MAX_DELIVERIES:
+        raise InvalidInput(
+            f"The maximum number of deliveries must be between 1 and {MAX_DELIVERIES}; "
+            "leave it out for no limit."
+        )
+    if valid_until is not None and valid_until.utcoffset() is None:
+        raise InvalidInput(
+            "The agreement's end has no timezone; give it as ISO 8601 with one, e.g. "
+            "2027-01-31T00:00:00+08:00."
+        )
     until = valid_until or now + DEFAULT_TERM
     if until <= now:
         raise InvalidInput("The agreement must end in the future; give a later --valid-until.")

@@ -112,6 +112,7 @@ class LedgerEntryView(_JsonView):
     action: str
     subject_ids: tuple[str, ...]
     payload_hash: str
+    prev_hash: str  # the entry before's hash: a reader checks the chain's linkage with it
     entry_hash: str
     sealer: str = ""  # who signed the entry: the actor, or the hub recording the actor's act
     signed_on: str = ""  # connector, hosted:<who>, hub, or node (development mode)

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from dataspace.api.acts import MAX_BODY
 from dataspace.api.app import create_app
+from dataspace.api.limits import MAX_HEADER, MAX_HEADERS
 from dataspace.config import load_settings
 from dataspace.identity import tokens
 from dataspace.identity.keys import SigningKey
@@ -49,7 +51,8 @@ def test_no_or_bad_tokens_get_401(client: TestClient, market: Space) -> None:
     forged = tokens.mint("supplier-01", SigningKey.generate())
     wrong_key = client.get("/participants", headers={"Authorization": f"Bearer {forged}"})
     assert wrong_key.status_code == 401
-    assert "signature does not match" in wrong_key.json()["detail"]
+    assert wrong_key.json()["error"] == "Unauthenticated"
+    assert "signature does not match" in wrong_key.json()["message"]
 
     stale = auth(market, "supplier-01", now=datetime.now(UTC) - timedelta(minutes=10))
     assert client.get("/participants", headers=stale).status_code == 401
@@ -63,7 +66,8 @@ def test_operator_only_operations_get_403_for_others(client: TestClient, market:
     market.register("supplier-02")
     refused = client.post("/participants/supplier-02/admit", headers=auth(market, "xcmg"))
     assert refused.status_code == 403
-    assert "operator" in refused.json()["detail"]
+    assert refused.json()["error"] == "Unauthorized"
+    assert "operator" in refused.json()["message"]
 
     admitted = client.post("/participants/supplier-02/admit", headers=auth(market, "operator"))
     assert admitted.status_code == 200
@@ -86,6 +90,7 @@ def test_bad_input_is_one_sentence_and_4xx(client: TestClient, market: Space) ->
 
     malformed = client.post("/agreements", json={"purpose": 3}, headers=auth(market, "xcmg"))
     assert malformed.status_code == 422
+    assert malformed.json()["error"] == "InvalidInput"
 
     unknown = client.get("/products/no-such-product", headers=auth(market, "xcmg"))
     assert unknown.status_code == 404
@@ -140,3 +145,136 @@ def test_openapi_documents_every_area(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     for path in ("/participants", "/products", "/catalog/dcat", "/agreements", "/ledger/verify"):
         assert path in paths
+
+
+# -- one error format, limits (issue 18, B7 and B9) -------------------------------------------
+
+
+def error_of(response: Any, status: int, kind: str) -> str:
+    """The message of an error answer, after checking its status and that its body is
+    exactly the one error format."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error", "message"}, body
+    assert body["error"] == kind
+    assert body["message"].endswith("."), body["message"]
+    return str(body["message"])
+
+
+def test_a_path_nothing_serves_is_a_404_in_the_error_format(client: TestClient) -> None:
+    message = error_of(client.get("/no/such/path"), 404, "NotFound")
+    assert "/no/such/path" in message
+
+
+def test_a_method_a_path_does_not_serve_is_a_405_naming_every_method(client: TestClient) -> None:
+    # GET and POST /agreements are two routes: Allow names both.
+    refused = client.delete("/agreements")
+    assert "GET, POST" in error_of(refused, 405, "MethodNotAllowed")
+    assert refused.headers["allow"] == "GET, POST"
+    # /participants/{id} would serve GET /participants/registrations, which only takes POST.
+    only_post = client.delete("/participants/registrations")
+    assert only_post.headers["allow"] == "POST"
+
+
+def test_a_body_that_is_not_json_is_a_422_in_the_error_format(
+    client: TestClient, market: Space
+) -> None:
+    headers = {**auth(market, "supplier-01"), "Content-Type": "application/json"}
+    broken = client.post("/agreements", content=b'{"product_id": ', headers=headers)
+    assert "not JSON" in error_of(broken, 422, "InvalidInput")
+    not_utf8 = client.post("/agreements", content=b'{"product_id": "\xff"}', headers=headers)
+    assert "UTF-8" in error_of(not_utf8, 400, "InvalidInput")
+    deep = client.post("/agreements", content=b"[" * 100_000 + b"]" * 100_000, headers=headers)
+    error_of(deep, 400, "InvalidInput")
+
+
+def test_an_unknown_field_is_refused_naming_it(client: TestClient, market: Space) -> None:
+    body = {"product_id": "purchase-orders", "purpose": PURPOSE, "sneaky": "x" * 1000}
+    refused = client.post("/agreements", json=body, headers=auth(market, "supplier-01"))
+    assert "sneaky" in error_of(refused, 422, "InvalidInput")
+    assert client.get("/agreements", headers=auth(market, "supplier-01")).json() == []
+
+
+def test_approving_export_takes_a_boolean_not_a_number(client: TestClient, market: Space) -> None:
+    agreement_id = client.post(
+        "/agreements",
+        json={"product_id": "purchase-orders", "purpose": PURPOSE},
+        headers=auth(market, "supplier-01"),
+    ).json()["agreement_id"]
+    refused = client.post(
+        f"/agreements/{agreement_id}/approve",
+        json={"export": 0},
+        headers=auth(market, "operator"),
+    )
+    assert "export" in error_of(refused, 422, "InvalidInput")
+
+
+def test_a_body_over_the_limit_is_a_413_before_it_is_read(
+    client: TestClient, market: Space
+) -> None:
+    headers = {**auth(market, "supplier-01"), "Content-Type": "application/json"}
+    declared = client.post("/agreements", content=b" " * (MAX_BODY + 1), headers=headers)
+    assert str(MAX_BODY) in error_of(declared, 413, "TooLarge")
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        for _ in range(MAX_BODY // 65536 + 2):
+            yield b" " * 65536
+
+    streamed = client.post("/agreements", content=chunks(), headers=headers)
+    assert "transfer-encoding" in streamed.request.headers
+    error_of(streamed, 413, "TooLarge")
+
+
+def test_an_oversized_header_is_a_431(client: TestClient) -> None:
+    huge = {"Authorization": "Bearer " + "a" * (MAX_HEADER + 1)}
+    assert "authorization header" in error_of(
+        client.get("/participants", headers=huge), 431, "HeadersTooLarge"
+    )
+    many = {f"X-Filler-{n}": "b" * 4000 for n in range(MAX_HEADERS // 4000 + 1)}
+    error_of(client.get("/health", headers=many), 431, "HeadersTooLarge")
+
+
+def test_an_unsigned_registration_is_a_401_before_its_body_is_read(client: TestClient) -> None:
+    refused = client.post("/participants/registrations", json={"id": "x"})
+    assert error_of(refused, 401, "Unauthenticated").startswith("Sign the registration")
+    assert refused.headers["www-authenticate"] == "Bearer"
+
+
+def test_an_unexpected_error_is_a_500_without_its_traceback(
+    market: Space, database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(load_settings(state_dir=tmp_path, database_url=database_url))
+
+    def broken() -> None:
+        raise RuntimeError("secret internals")
+
+    app.add_api_route("/broken", broken)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        answer = test_client.get("/broken")
+    message = error_of(answer, 500, "InternalError")
+    assert "secret" not in answer.text
+    assert "log" in message
+    assert "secret internals" in caplog.text  # the operator finds it in the server's log
+
+
+def test_openapi_documents_each_status_and_content_type_as_sent(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    assert document["components"]["schemas"]["Error"]["required"] == ["error", "message"]
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    dcat = document["paths"]["/catalog/dcat"]["get"]["responses"]
+    assert list(dcat["200"]["content"]) == ["application/ld+json"]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            errors = {code for code in responses if code >= "400"}
+            assert "431" in errors, (method, path)
+            if operation.get("security"):
+                assert {"401", "403"} <= errors, (method, path)
+            if operation.get("requestBody"):
+                assert {"413", "422"} <= errors, (method, path)
+            for code in errors:
+                schema = responses[code]["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, code)
+    # A new request opens a negotiation (201); the same request again answers it (200).
+    assert {"200", "201"} <= set(document["paths"]["/agreements"]["post"]["responses"])
+    assert document["paths"]["/participants/registrations"]["post"]["requestBody"]

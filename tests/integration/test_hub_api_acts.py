@@ -100,7 +100,7 @@ def test_a_registration_signed_with_another_key_is_refused(hub: TestClient, mark
     answer = post(hub, REGISTRATIONS, body, act("supplier-78", other, body))
 
     assert answer.status_code == 401
-    assert "signature" in answer.json()["detail"]
+    assert "signature" in answer.json()["message"]
     assert market.counts() == before
 
 
@@ -126,17 +126,17 @@ def test_an_act_is_good_for_one_request_once(hub: TestClient, market: Space) -> 
 
     replayed = post(hub, REGISTRATIONS, body, once)
     assert replayed.status_code == 401
-    assert "already carried out" in replayed.json()["detail"]
+    assert "already carried out" in replayed.json()["message"]
 
     other_body = registration("supplier-81", key, 5)
     swapped = post(hub, REGISTRATIONS, other_body, act("supplier-81", key, body))
     assert swapped.status_code == 401
-    assert "not the one the token was signed for" in swapped.json()["detail"]
+    assert "not the one the token was signed for" in swapped.json()["message"]
 
     elsewhere = mint_act("supplier-80", key, "POST", "/agreements", body)
     misused = post(hub, REGISTRATIONS, body, elsewhere)
     assert misused.status_code == 401
-    assert "signed for POST /agreements" in misused.json()["detail"]
+    assert "signed for POST /agreements" in misused.json()["message"]
     with market.db.transaction() as session:
         assert session.scalar(select(UsedActRow.actor).limit(1)) == "supplier-80"
 

@@ -250,7 +250,7 @@ def test_a_replayed_receipt_request_is_refused(world: World) -> None:
     assert send().status_code == 200
     replayed = send()
     assert replayed.status_code == 401
-    assert "replay" in replayed.json()["detail"]
+    assert "replay" in replayed.json()["message"]
 
 
 def test_a_receipt_for_a_delivery_never_announced_is_not_found(world: World) -> None:
