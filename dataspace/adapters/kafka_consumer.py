@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,16 +80,29 @@ def _header_items(headers: Any) -> list[tuple[str, str | bytes | None]]:
 class GroupConsumer(Closing):
     """One member of ``group_id`` reading ``topics``; close it (or use ``with``)."""
 
-    def __init__(self, settings: Settings, group_id: str, topics: Sequence[str]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        group_id: str,
+        topics: Sequence[str],
+        *,
+        on_assign: Callable[[list[tuple[str, int]]], None] | None = None,
+    ) -> None:
+        """``on_assign`` is told each new assignment ``[(topic, partition)]``, on the thread
+        that polls (the client calls it from within ``poll``)."""
         self._servers = settings.bootstrap_servers
         self._consumer = Consumer(settings.kafka_consumer_config(group_id))
         self.assigned = threading.Event()
+        self._told = on_assign
         self._consumer.subscribe(list(topics), on_assign=self._on_assign)
         self._closed = False
 
     def _on_assign(self, _consumer: Any, partitions: list[TopicPartition]) -> None:
-        log.info("assigned %s", [(p.topic, p.partition) for p in partitions])
+        assignment = [(p.topic, p.partition) for p in partitions]
+        log.info("assigned %s", assignment)
         self.assigned.set()
+        if self._told is not None:
+            self._told(assignment)
 
     def poll_many(self, timeout: float, limit: int) -> list[Received]:
         """Up to ``limit`` messages: waits at most ``timeout`` for the first, then takes what

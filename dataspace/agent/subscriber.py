@@ -32,7 +32,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from dataspace.adapters.kafka import ensure_topics
 from dataspace.adapters.kafka_consumer import GroupConsumer, Received
@@ -93,11 +93,29 @@ class SubscribeOptions:
     retry: Retry | None = None  # default: a few attempts with ``once``, forever otherwise
 
 
+class SubscribeWatcher(Protocol):
+    """Told of each change while the agent runs (a live status line, say); called on the
+    polling thread, so it must return at once and never raise."""
+
+    def assigned(self, partitions: list[tuple[str, int]]) -> None: ...
+    def handled(self, outcome: Outcome, summary: SubscribeSummary) -> None: ...
+
+
+class NoWatcher:
+    def assigned(self, partitions: list[tuple[str, int]]) -> None:
+        pass
+
+    def handled(self, outcome: Outcome, summary: SubscribeSummary) -> None:
+        pass
+
+
 @dataclass
 class SubscribeSummary:
-    """What one run did; ``deferred`` deliveries are retried on the next run."""
+    """What one run did; ``deferred`` deliveries are retried on the next run. ``watcher`` is
+    told of each outcome as it is added."""
 
     subscriber: str
+    watcher: SubscribeWatcher = field(default_factory=NoWatcher, repr=False, compare=False)
     landed: list[Landed] = field(default_factory=list)
     duplicates: int = 0
     others: int = 0  # messages keyed to other subscribers, passed over
@@ -126,6 +144,7 @@ class SubscribeSummary:
             self.refused.append(outcome)
         else:
             self.deferred.append(outcome)
+        self.watcher.handled(outcome, self)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -164,13 +183,14 @@ def subscribe(
     *,
     progress: DownloadProgress | None = None,
     stop: threading.Event | None = None,
+    watcher: SubscribeWatcher | None = None,
 ) -> SubscribeSummary:
     """Land every delivery announced to ``control.subscriber``; see the module docstring."""
     started = time.monotonic()
     stop = stop or threading.Event()
     group = options.group_id or group_for(control.subscriber)
     ensure_topics(settings, [*default_registry().topics(), dead_letter_topic(group)])
-    summary = SubscribeSummary(control.subscriber)
+    summary = SubscribeSummary(control.subscriber, watcher=watcher or NoWatcher())
     with _workers(settings, control, landing, options, group, progress, stop) as (worker, pool):
         try:
             if options.resync:
@@ -254,7 +274,8 @@ class _Loop:
 
     def run(self) -> None:
         topic = default_registry().topic("DeliveryAnnounced")
-        with GroupConsumer(self._settings, self._group, [topic]) as consumer:
+        told = self._summary.watcher.assigned
+        with GroupConsumer(self._settings, self._group, [topic], on_assign=told) as consumer:
             try:
                 self._consume(consumer)
             except KeyboardInterrupt:

@@ -27,6 +27,7 @@ from dataspace.cli import (
     publish_commands,
     stack_commands,
     subscribe_commands,
+    tool_commands,
 )
 from dataspace.errors import DataspaceError
 
@@ -54,6 +55,7 @@ for commands in (
     history_commands,
     hub_commands,
     connector_commands,
+    tool_commands,
 ):
     commands.register_commands(app)
 
@@ -81,11 +83,50 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         err_console.print("Aborted.")
         sys.exit(1)
-    except typer.TyperException as exc:  # usage errors: an unknown option, a missing argument
-        show = getattr(exc, "show", None)  # typer's own click's ClickException
-        if show is None:
-            raise
-        show()
-        sys.exit(getattr(exc, "exit_code", 2))
+    except Exception as exc:
+        if not _is_click_error(exc):
+            raise  # a bug: its traceback is what a report needs
+        sys.exit(_report_click_error(exc))
     if isinstance(code, int) and code:
         sys.exit(code)
+
+
+# Typer raises the exceptions of the click it runs on: its own vendored copy (recent typer)
+# or the click package (older typer). Only a module already imported can have raised one, so
+# looking in sys.modules costs no import at start-up.
+_CLICK_EXCEPTION_MODULES = ("typer._click.exceptions", "click.exceptions")
+
+
+def _is_click_error(exc: Exception) -> bool:
+    for name in _CLICK_EXCEPTION_MODULES:
+        module = sys.modules.get(name)
+        # typer's vendored copy has no Abort of its own: it raises typer.Abort, caught above.
+        kinds = tuple(
+            getattr(module, kind)
+            for kind in ("ClickException", "Abort")
+            if module and hasattr(module, kind)
+        )
+        if kinds and isinstance(exc, kinds):
+            return True
+    return False
+
+
+def _report_click_error(exc: Exception) -> int:
+    """Show a usage error as one sentence (and click's hint where to find help); the exit code.
+
+    ``no_args_is_help`` is not an error: the help asked for by giving nothing goes to stdout."""
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        typer.echo(ctx.get_help())
+        return 0
+    format_message = getattr(exc, "format_message", None)
+    if format_message is None:  # click's Abort: the user ended a prompt
+        err_console.print("Aborted.")
+        return 1
+    err_console.print(
+        f"[bold red]Error:[/] {escape(format_message())}", highlight=False, soft_wrap=True
+    )
+    if ctx is not None and ctx.command.get_help_option(ctx) is not None:
+        hint = f"Try '{ctx.command_path} {ctx.help_option_names[0]}' for help."
+        err_console.print(escape(hint), highlight=False, soft_wrap=True)
+    return int(getattr(exc, "exit_code", 2))

@@ -178,7 +178,7 @@ def show(agreement_id: AgreementId, *, viewer: Actor, as_json: JsonFlag = False)
 
 
 @agreement_app.command("sweep")
-def sweep() -> None:
+def sweep(*, as_json: JsonFlag = False) -> None:
     """The operator records the end of every agreement that expired or is used up."""
     from dataspace.controlplane import (  # noqa: PLC0415
         agreements,
@@ -189,6 +189,9 @@ def sweep() -> None:
     with node() as here:
         participants.authenticate(here.db, here.keys, OPERATOR_ID)
         ended = agreements.terminate_due(here.db, here.keys)
+    if as_json:
+        print_json({"ended": list(ended)})
+        return
     typer.echo(f"Ended {len(ended)} agreements{': ' if ended else '.'}{', '.join(ended)}")
 
 

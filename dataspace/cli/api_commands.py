@@ -13,13 +13,15 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8700,
 ) -> None:
-    """Serve the control-plane API (OpenAPI at /docs) until Ctrl-C."""
-    import uvicorn  # noqa: PLC0415 (only this command serves HTTP)
-
+    """Serve the control-plane API (OpenAPI at /docs) until Ctrl-C; requests are logged in
+    <state>/logs/api-access.log."""
     from dataspace.api.app import create_app  # noqa: PLC0415
+    from dataspace.cli.serving import access_log_path, serve_http  # noqa: PLC0415
     from dataspace.config import load_settings  # noqa: PLC0415 (imported when the command runs)
 
-    uvicorn.run(create_app(load_settings()), host=host, port=port, log_level="warning")
+    settings = load_settings()
+    access_log = access_log_path(settings.state_dir.resolve(), "api")
+    serve_http(create_app(settings), what="the API", host=host, port=port, access_log=access_log)
 
 
 def token(

@@ -212,21 +212,18 @@ def serve(
     ] = False,
 ) -> None:
     """Serve your connector until Ctrl-C: grants from your own bucket (provider) and the
-    Dataspace Protocol (catalog, negotiation, transfer; both sides)."""
+    Dataspace Protocol (catalog, negotiation, transfer; both sides). Requests are logged in
+    <state>/logs/connector-access.log."""
     if detach:
         _serve_in_background(state, host, port)
         return
-    import uvicorn  # noqa: PLC0415 (only this command serves HTTP)
-
+    from dataspace.cli.serving import access_log_path, serve_http  # noqa: PLC0415
     from dataspace.dsp.service import connector_service  # noqa: PLC0415
 
     with opened(state) as connector, connector_service(connector) as app:
-        typer.echo(
-            f"{connector.participant}'s connector serving grants and the Dataspace Protocol at "
-            f"http://{host}:{port}",
-            err=True,
-        )
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        what = f"{connector.participant}'s connector (grants, Dataspace Protocol)"
+        access_log = access_log_path(connector.directory.resolve(), "connector")
+        serve_http(app, what=what, host=host, port=port, access_log=access_log)
 
 
 @connector_app.command("subscribe")
@@ -308,6 +305,7 @@ def _checked_participant(state: Path) -> str:
 def _serve_in_background(state: Path, host: str, port: int) -> None:
     """`serve` again as a child process, without --detach; returns once /health answers."""
     from dataspace.background import answers_health, dataspace_command, url_of  # noqa: PLC0415
+    from dataspace.cli.serving import access_log_path  # noqa: PLC0415
 
     process = _background(state, "serve")
     participant = _checked_participant(state)
@@ -317,6 +315,7 @@ def _serve_in_background(state: Path, host: str, port: int) -> None:
     pid = process.start(argv, ready=answers_health(url), listens_on=(host, port))
     typer.echo(f"{participant}'s connector serving grants at {url} in the background (pid {pid})")
     typer.echo(f"log: {process.log_path}")
+    typer.echo(f"access log: {access_log_path(process.state_dir, 'connector')}")
     typer.echo(f"stop with: {process.stop_command}")
 
 

@@ -85,7 +85,8 @@ def serve(
         ),
     ] = False,
 ) -> None:
-    """Serve the hub's API to connectors and the operator (OpenAPI at /docs) until Ctrl-C."""
+    """Serve the hub's API to connectors and the operator (OpenAPI at /docs) until Ctrl-C;
+    requests are logged in <state>/logs/hub-access.log."""
     from dataspace.config import load_settings  # noqa: PLC0415
 
     settings = load_settings()
@@ -93,12 +94,13 @@ def serve(
     if detach:
         serve_in_background(settings.state_dir.resolve(), host, port)
         return
-    import uvicorn  # noqa: PLC0415 (only this command serves HTTP)
-
     from dataspace.api.app import create_app  # noqa: PLC0415
+    from dataspace.cli.serving import access_log_path, serve_http  # noqa: PLC0415
 
-    typer.echo(f"hub serving http://{host}:{port} (state {settings.state_dir})", err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    access_log = access_log_path(settings.state_dir.resolve(), "hub")
+    serve_http(
+        create_app(settings), what="the hub API", host=host, port=port, access_log=access_log
+    )
 
 
 @hub_app.command("stop")
@@ -130,6 +132,7 @@ def hub_process(state_dir: Path) -> Background:
 def serve_in_background(state_dir: Path, host: str, port: int) -> None:
     """`serve` again as a child process, without --detach; returns once /health answers."""
     from dataspace.background import answers_health, dataspace_command, url_of  # noqa: PLC0415
+    from dataspace.cli.serving import access_log_path  # noqa: PLC0415
 
     background = hub_process(state_dir)
     argv = dataspace_command(
@@ -139,6 +142,7 @@ def serve_in_background(state_dir: Path, host: str, port: int) -> None:
     pid = background.start(argv, ready=answers_health(url), listens_on=(host, port))
     typer.echo(f"hub serving {url} in the background (pid {pid}, state {state_dir})")
     typer.echo(f"log: {background.log_path}")
+    typer.echo(f"access log: {access_log_path(state_dir, 'hub')}")
     typer.echo(f"stop with: {background.stop_command}")
 
 

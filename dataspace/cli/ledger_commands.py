@@ -132,7 +132,7 @@ def show(
                 e.signed_on,
                 e.action,
                 e.subject_ids,
-                e.entry_hash[:16] + "…",
+                e.entry_hash,
             )
             for e in entries
         ],

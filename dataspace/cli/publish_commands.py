@@ -132,7 +132,7 @@ def _print_summary(summary: PublishSummary) -> None:
             (
                 summary.rows,
                 summary.bytes,
-                summary.sha256[:12] + "…",
+                summary.sha256,
                 summary.quality,
                 summary.seconds,
             )

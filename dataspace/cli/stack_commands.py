@@ -31,7 +31,7 @@ STATE_STYLE = {
 def _status_table(statuses: list[ServiceStatus]) -> Table:
     table = Table(title="Dataspace stack")
     for column in ("service", "endpoint", "state", "pids", "detail"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # never cut an endpoint with "…"
     for status in statuses:
         style = STATE_STYLE.get(status.state, "")
         table.add_row(
@@ -100,13 +100,18 @@ def down() -> None:
         console.print("Nothing was running.")
 
 
-def status() -> None:
+def status(as_json: JsonFlag = False) -> None:
     """Show each service's state and health; exit 1 if any is degraded or unreachable."""
+    from dataclasses import asdict  # noqa: PLC0415
+
     from dataspace.config import load_settings  # noqa: PLC0415
     from dataspace.stack.stack import Stack  # noqa: PLC0415
 
     statuses = Stack(load_settings()).status()
-    console.print(_status_table(statuses))
+    if as_json:
+        print_json([asdict(s) for s in statuses])
+    else:
+        console.print(_status_table(statuses))
     if any(s.state in ("degraded", "unreachable") for s in statuses):
         raise typer.Exit(1)
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from dataspace.agent.control_plane import ControlPlane
-    from dataspace.agent.subscriber import SubscribeOptions, SubscribeSummary
+    from dataspace.agent.subscriber import SubscribeOptions, SubscribeSummary, SubscribeWatcher
     from dataspace.agent.worker import DownloadProgress
     from dataspace.config import Settings
 
@@ -44,19 +44,24 @@ class RichProgress:
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[DownloadProgress]:
+def _display(*, as_json: bool, once: bool) -> Iterator[tuple[DownloadProgress, SubscribeWatcher]]:
+    """Download bars and the live status line on a terminal; otherwise no bars, and a plain
+    line per change (on stderr under --json; none with --once, whose summary is enough)."""
     from rich.progress import (  # noqa: PLC0415 (imported when the command runs)
         BarColumn,
         DownloadColumn,
-        Progress,
         TextColumn,
         TransferSpeedColumn,
     )
 
+    from dataspace.agent.subscriber import NoWatcher  # noqa: PLC0415
     from dataspace.agent.worker import NoProgress  # noqa: PLC0415
+    from dataspace.cli.live_status import StatusProgress, plain_lines  # noqa: PLC0415
 
-    if not enabled:
-        yield NoProgress()
+    terminal = Console(stderr=True)
+    if as_json or not terminal.is_terminal:
+        watcher = NoWatcher() if once else plain_lines(lambda line: typer.echo(line, err=as_json))
+        yield NoProgress(), watcher
         return
     columns = (
         TextColumn("{task.description}"),
@@ -64,8 +69,8 @@ def _progress(enabled: bool) -> Iterator[DownloadProgress]:
         DownloadColumn(),
         TransferSpeedColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        yield RichProgress(progress)
+    with StatusProgress(*columns, console=terminal, transient=True) as progress:
+        yield RichProgress(progress), progress.watcher()
 
 
 def subscribe_command(
@@ -115,8 +120,14 @@ def run_subscription(
     """Run the agent (this node's or a connector's) and print what it did."""
     from dataspace.agent.subscriber import subscribe  # noqa: PLC0415
 
-    with _progress(enabled=not as_json) as progress:
-        summary = subscribe(settings, control, target, options, progress=progress)
+    stop = threading.Event()
+    with (
+        _display(as_json=as_json, once=options.once) as (progress, watcher),
+        _stopped_by_sigterm(stop),
+    ):
+        summary = subscribe(
+            settings, control, target, options, progress=progress, stop=stop, watcher=watcher
+        )
     if as_json:
         print_json(summary.to_json())
     else:
@@ -127,6 +138,19 @@ def run_subscription(
             f"stayed unreachable ({summary.deferred[0].detail}); they were not committed: "
             "run the command again."
         )
+
+
+@contextmanager
+def _stopped_by_sigterm(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM (`connector stop`, a service manager) ends the run as Ctrl-C does: the
+    deliveries in hand are finished and committed, and the summary is printed."""
+    import signal  # noqa: PLC0415
+
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _print_summary(summary: SubscribeSummary) -> None:

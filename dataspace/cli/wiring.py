@@ -42,12 +42,45 @@ def print_json(value: Any) -> None:
 
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(_cell(value) for value in row))
+    """A table, or one block of fields per row where the table would not fit the terminal.
+
+    Ids must stay whole to be copied: a cell is never cut with "…". A table whose longest
+    words do not fit side by side is printed as records instead, where each value has the
+    width of the terminal; only a value wider than that is folded onto the next line."""
+    cells = [[_cell(value) for value in row] for row in rows]
+    if _fits(columns, cells, console.width):
+        table = Table(title=title)
+        for index, column in enumerate(columns):
+            # rich narrows the widest columns first; one of single words (ids, hashes) is left
+            # whole, and a column of phrases wraps between its words instead.
+            whole = all(len(row[index].split()) <= 1 for row in cells)
+            table.add_column(column, overflow="fold", no_wrap=whole)
+        for row in cells:
+            table.add_row(*row)
+    else:
+        table = Table(title=title, show_header=False)
+        table.add_column(overflow="fold", style="bold")
+        table.add_column(overflow="fold")
+        for number, row in enumerate(cells, start=1):
+            for column, cell in zip(columns, row, strict=True):
+                table.add_row(
+                    column, cell, end_section=column == columns[-1] and number < len(cells)
+                )
     console.print(table)
+
+
+def _fits(columns: Sequence[str], cells: Sequence[Sequence[str]], width: int) -> bool:
+    """Whether a table's columns, each as wide as its longest word, fit in ``width``."""
+    from rich.cells import cell_len  # noqa: PLC0415 (rich imports it already; cheap)
+
+    def longest_word(texts: Sequence[str]) -> int:
+        return max((cell_len(word) for text in texts for word in text.split()), default=0)
+
+    needed = sum(
+        longest_word([column, *(row[index] for row in cells)])
+        for index, column in enumerate(columns)
+    )
+    return needed + 3 * len(columns) + 1 <= width  # padding and a border per column
 
 
 def print_fields(title: str, fields: dict[str, Any]) -> None:

@@ -103,7 +103,8 @@ def test_hub_serve_detach_returns_when_healthy_and_stop_stops_it(hub_state: Path
     assert f"http://127.0.0.1:{port}" in done.stdout
     assert health(port) == 200  # already ready when the command returned
     pid = pid_in(hub_state / "run" / "hub.pid")
-    assert "hub serving" in (hub_state / "logs" / "hub.log").read_text(encoding="utf-8")
+    served = (hub_state / "logs" / "hub.log").read_text(encoding="utf-8")
+    assert f"Serving the hub API on http://127.0.0.1:{port}" in served
 
     stopped = ok("hub", "--state", str(hub_state), "stop")
     assert f"pid {pid}" in stopped.stdout
@@ -204,3 +205,67 @@ def test_connector_serve_and_subscribe_detach_then_stop(connector_state: Path) -
     wait_for(lambda: processes_on(connector_state) == [], timeout=5)
     assert list((connector_state / "run").glob("*.pid")) == []
     assert health(port) is None
+
+
+# -- access logs ----------------------------------------------------------------------------
+
+SECRET_TOKEN = "eyJhbGciOiJFZERTQSJ9.c2VjcmV0LXRva2Vu.c2lnbmF0dXJl"
+SECRET_QUERY = "query-secret-0123456789"
+
+
+def secret_request(port: int, path: str) -> int:
+    """A request carrying a bearer token and a ``token=`` in its query string; its status."""
+    url = f"http://127.0.0.1:{port}{path}?limit=5&token={SECRET_QUERY}"
+    headers = {"Authorization": f"Bearer {SECRET_TOKEN}"}
+    return httpx.get(url, headers=headers, timeout=5.0).status_code
+
+
+def logged_request(log: Path, path: str) -> str:
+    """The access-log line of ``GET path``, once it is written."""
+
+    def line() -> str | None:
+        text = log.read_text(encoding="utf-8") if log.exists() else ""
+        return next((entry for entry in text.splitlines() if f"GET {path}?" in entry), None)
+
+    return wait_for(line, timeout=10)
+
+
+def assert_no_secret(log: Path) -> None:
+    text = log.read_text(encoding="utf-8")
+    assert SECRET_TOKEN not in text
+    assert SECRET_QUERY not in text
+    assert log.stat().st_mode & 0o777 == 0o600
+
+
+def test_hub_serve_writes_an_access_log_without_secrets(hub_state: Path) -> None:
+    port = free_port()
+    done = serve_hub(hub_state, port)
+    assert done.returncode == 0, done.stderr
+    log = hub_state / "logs" / "hub-access.log"
+    assert f"access log: {log}" in done.stdout
+
+    status = secret_request(port, "/participants")
+    line = logged_request(log, "/participants")
+
+    assert status == 401
+    assert '"GET /participants?limit=5&token=[redacted]" 401 ' in line
+    assert line.split()[1].startswith("127.0.0.1:")  # the client
+    assert line.endswith("ms")
+    assert_no_secret(log)
+
+
+def test_connector_serve_writes_an_access_log_without_secrets(connector_state: Path) -> None:
+    port = free_port()
+    state = str(connector_state)
+    served = ok("connector", "serve", "--state", state, "--port", str(port), "--detach")
+    log = connector_state / "logs" / "connector-access.log"
+    assert f"access log: {log}" in served.stdout
+    started = (connector_state / "logs" / "serve.log").read_text(encoding="utf-8")
+    assert f"on http://127.0.0.1:{port} (OpenAPI at /docs); access log: {log}" in started
+
+    status = secret_request(port, "/grants/dlv-unknown")
+
+    assert f'"GET /grants/dlv-unknown?limit=5&token=[redacted]" {status} ' in logged_request(
+        log, "/grants/dlv-unknown"
+    )
+    assert_no_secret(log)

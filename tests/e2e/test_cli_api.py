@@ -59,10 +59,41 @@ def test_serve_answers_signed_requests_only(tmp_path: Path) -> None:
         token = cli(["token", "--as", "operator"], env)
         status, body = get(f"{base}/participants", token)
         assert status == 200
-        assert [p["participant_id"] for p in body] == ["operator"]  # type: ignore[union-attr]
+        assert [p["participant_id"] for p in body] == ["operator"]  # type: ignore[attr-defined]
     finally:
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=30)
+
+
+def test_serve_says_where_and_logs_each_request_without_its_secrets(tmp_path: Path) -> None:
+    env = environment(tmp_path)
+    cli(["operator", "init", "--name", "Hub", "--uscc", make_uscc("12320000MB0000001")], env)
+    token = cli(["token", "--as", "operator"], env)
+    port = free_port()
+    server = subprocess.Popen(
+        [DATASPACE, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base, log = f"http://127.0.0.1:{port}", tmp_path / "logs" / "api-access.log"
+    try:
+        wait_for(lambda: _answers(f"{base}/health"), timeout=60)
+        status, _ = get(f"{base}/participants?token=secret-in-the-query&limit=1", token)
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, stderr = server.communicate(timeout=30)
+
+    assert status == 200
+    assert stderr.splitlines()[0] == (
+        f"Serving the API on {base} (OpenAPI at /docs); access log: {log}"
+    )
+    text = log.read_text(encoding="utf-8")
+    assert '"GET /participants?token=[redacted]&limit=1" 200 ' in text
+    assert token not in text
+    assert "secret-in-the-query" not in text
+    assert log.stat().st_mode & 0o777 == 0o600
 
 
 def _answers(url: str) -> bool:
