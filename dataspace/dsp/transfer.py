@@ -199,14 +199,18 @@ def sync(connector: Connector, client: DspClient, pid: str) -> None:
 def _provider_sync(
     connector: Connector, pid: str, state: str, *, agreement: str, consumer: str, code: str | None
 ) -> None:
-    record: dict[str, Any] = connector.hub.get(f"/agreements/{agreement}")
-    if record["state"] == "TERMINATED":
-        reason = str(record.get("reason") or "the agreement ended")
-        _queue(connector, pid, TransferState.TERMINATED.value, "termination",
-               lambda row: m.transfer_termination(*store.pids(row), "agreement-ended", reason),
-               code="agreement-ended")  # fmt: skip
-        return
-    suspended = _suspended_party(connector, record)
+    # The hub answers a participant that is not admitted only its own record, so the provider
+    # asks its own standing first; then the agreement and the consumer's standing.
+    suspended: str | None = connector.participant
+    if _admitted(connector, connector.participant):
+        record: dict[str, Any] = connector.hub.get(f"/agreements/{agreement}")
+        if record["state"] == "TERMINATED":
+            reason = str(record.get("reason") or "the agreement ended")
+            _queue(connector, pid, TransferState.TERMINATED.value, "termination",
+                   lambda row: m.transfer_termination(*store.pids(row), "agreement-ended", reason),
+                   code="agreement-ended")  # fmt: skip
+            return
+        suspended = None if _admitted(connector, record["consumer"]) else str(record["consumer"])
     if state in ("REQUESTED", "STARTED") and suspended is not None:
         if state == "REQUESTED":
             return  # started once the party is reinstated
@@ -220,11 +224,8 @@ def _provider_sync(
         _start(connector, pid, consumer)
 
 
-def _suspended_party(connector: Connector, record: dict[str, Any]) -> str | None:
-    for party in (record["provider"], record["consumer"]):
-        if connector.hub.get(f"/participants/{party}").get("status") != "admitted":
-            return str(party)
-    return None
+def _admitted(connector: Connector, participant: str) -> bool:
+    return connector.hub.get(f"/participants/{participant}").get("status") == "admitted"
 
 
 def _start(connector: Connector, pid: str, consumer: str) -> None:

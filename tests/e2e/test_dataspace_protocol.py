@@ -185,6 +185,11 @@ def test_a_subscription_is_suspended_and_terminated_with_its_agreement(
     assert wait_for(lambda: consumer_side() == "SUSPENDED", timeout=30)
     federation.operator("participant", "reinstate", "supplier-31")
     assert wait_for(lambda: consumer_side() == "STARTED", timeout=30)
+    # The provider suspended: the hub answers its connector only its own record, which says so.
+    federation.operator("participant", "suspend", leader.participant)
+    assert wait_for(lambda: consumer_side() == "SUSPENDED", timeout=30)
+    federation.operator("participant", "reinstate", leader.participant)
+    assert wait_for(lambda: consumer_side() == "STARTED", timeout=30)
     federation.connector(leader, "agreement", "revoke", agreement)
     assert wait_for(lambda: consumer_side() == "TERMINATED", timeout=30)
     assert _state(federation, leader, agreement, "transfer") == "TERMINATED"
