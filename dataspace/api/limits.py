@@ -5,7 +5,8 @@
   never holds more than that in memory for one request.
 - A header line longer than :data:`MAX_HEADER` (a token is a few hundred bytes) or headers
   larger than :data:`MAX_HEADERS` in all are refused with 431 before any of them is parsed
-  further. The HTTP server has already read them: uvicorn's httptools parser sets no limit.
+  further. The HTTP server has read them, but no more than its own limit
+  (``dataspace.cli.serving.MAX_INCOMPLETE_REQUEST``: it closes a connection past 64 KiB).
 """
 
 from __future__ import annotations

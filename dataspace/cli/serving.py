@@ -11,6 +11,9 @@ if TYPE_CHECKING:
     from dataspace.access_log import App
 
 
+MAX_INCOMPLETE_REQUEST = 64 * 1024  # a request line and headers the server reads at most
+
+
 def access_log_path(state_dir: Path, name: str) -> Path:
     """``<state>/logs/<name>-access.log``: where ``serve`` logs the requests it answered."""
     return state_dir / "logs" / f"{name}-access.log"
@@ -29,10 +32,14 @@ def serve_http(app: App, *, what: str, host: str, port: int, access_log: Path) -
             err=True,
         )
         # uvicorn's own access log would print each request's full URL, query included.
+        # h11, not httptools: httptools reads a header of any size before the app sees it, h11
+        # stops reading at MAX_INCOMPLETE_REQUEST (the app refuses past 8 KiB, limits.py).
         uvicorn.run(
             AccessLogMiddleware(app, log.write),
             host=host,
             port=port,
             log_level="warning",
             access_log=False,
+            http="h11",
+            h11_max_incomplete_event_size=MAX_INCOMPLETE_REQUEST,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import urllib.error
 import urllib.request
@@ -60,6 +61,9 @@ def test_serve_answers_signed_requests_only(tmp_path: Path) -> None:
         status, body = get(f"{base}/participants", token)
         assert status == 200
         assert [p["participant_id"] for p in body] == ["operator"]  # type: ignore[attr-defined]
+
+        assert _header_bytes_read_before_refusal(port) < 1024 * 1024
+        assert get(f"{base}/health")[0] == 200  # and it goes on serving
     finally:
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=30)
@@ -94,6 +98,20 @@ def test_serve_says_where_and_logs_each_request_without_its_secrets(tmp_path: Pa
     assert token not in text
     assert "secret-in-the-query" not in text
     assert log.stat().st_mode & 0o777 == 0o600
+
+
+def _header_bytes_read_before_refusal(port: int) -> int:
+    """How much of an endless header the server takes before it answers and closes."""
+    sent, chunk = 0, b"a" * 16384
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-Huge: ")
+        try:
+            while sent < 16 * 1024 * 1024:
+                conn.sendall(chunk)
+                sent += len(chunk)
+        except OSError:  # reset or broken pipe: the server stopped reading
+            return sent
+    return sent
 
 
 def _answers(url: str) -> bool:
