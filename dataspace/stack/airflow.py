@@ -12,6 +12,9 @@ from __future__ import annotations
 import json
 import os
 import sysconfig
+import urllib.error
+import urllib.request
+from typing import Any
 
 from dataspace.config import Settings
 from dataspace.orchestration import airflow_environment
@@ -49,7 +52,8 @@ def service(settings: Settings) -> Service:
         return http_ok(health, timeout=HEALTH_TIMEOUT_SECONDS)
 
     def ready() -> bool:
-        return healthy() and login(settings) is not None
+        # Ready when a user can trigger every DAG: the DAG processor has stored them all.
+        return healthy() and dags_stored(settings)
 
     def prepare() -> None:
         settings.airflow_home.mkdir(parents=True, exist_ok=True)
@@ -71,6 +75,38 @@ def service(settings: Settings) -> Service:
         prepare=prepare,
         healthy=healthy,
     )
+
+
+def dags_stored(settings: Settings) -> bool:
+    """Whether Airflow's API lists a DAG for every file of the DAG folder (each file is named
+    after its DAG id): until then ``airflow dags trigger`` answers that the DAG is not found."""
+    credentials = login(settings)
+    if credentials is None:
+        return False
+    expected = {path.stem for path in settings.dags_dir.glob("*.py") if path.stem[0] != "_"}
+    try:
+        token = _post_json(
+            f"{ui_url(settings)}/auth/token",
+            dict(zip(("username", "password"), credentials, strict=True)),
+        )["access_token"]
+        listed = _get_json(f"{ui_url(settings)}/api/v2/dags?limit=1000", token)
+    except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError):
+        return False
+    return expected <= {dag.get("dag_id") for dag in listed.get("dags", [])}
+
+
+def _post_json(url: str, body: dict[str, str]) -> Any:
+    request = urllib.request.Request(  # noqa: S310 (a loopback URL we built)
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=HEALTH_TIMEOUT_SECONDS) as response:  # noqa: S310
+        return json.load(response)
+
+
+def _get_json(url: str, token: str) -> Any:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=HEALTH_TIMEOUT_SECONDS) as response:  # noqa: S310
+        return json.load(response)
 
 
 def _path() -> str:

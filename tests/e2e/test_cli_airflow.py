@@ -55,6 +55,13 @@ def test_up_with_airflow_prints_the_ui_and_login_and_down_stops_it(
         health = f"http://127.0.0.1:{port}/api/v2/monitor/health"
         with urllib.request.urlopen(health, timeout=10) as response:
             assert json.load(response)["metadatabase"]["status"] == "healthy"
+        # Every DAG is stored by the time `up` returns, so a trigger right away finds it (the
+        # CLI reads the metadata database; Airflow's own warnings precede the JSON line).
+        listed = run(["airflow", "dags", "list", "-o", "json"], env)
+        assert listed.returncode == 0, listed.stdout + listed.stderr
+        assert {dag["dag_id"] for dag in json.loads(listed.stdout.splitlines()[-1])} >= {
+            path.stem for path in stack_settings.dags_dir.glob("*.py")
+        }
         status = run(["status"], env)
         assert status.returncode == 0, status.stdout
         (row,) = [line for line in status.stdout.splitlines() if "Airflow" in line]
