@@ -320,7 +320,7 @@ def _verify_offline(demo: Demo) -> None:
 def _summary(demo: Demo) -> Table:
     table = Table(title="Dataspace demo: a construction-machinery chain", show_lines=True)
     for column in ("step", "release", "status", "delivered (rows)", "not delivered", "time"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # wrap, never cut an id with "…"
     for step, summary, seconds in demo.rounds:
         lines = summary.get("deliveries", [])
         delivered = [f"{line['subscriber']} ({line['rows']})" for line in lines
@@ -348,7 +348,7 @@ def _why(reason: str) -> str:
 def _parties(demo: Demo) -> Table:
     table = Table(title="Who runs what, and which private keys each holds", show_lines=True)
     for column in ("party", "process", "state directory", "private keys held"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     hub_keys = sorted(p.stem for p in (demo.space.hub_state / "keys").glob("*.pem"))
     table.add_row("operator", "hub serve", "hub/", ", ".join(hub_keys))
     for name, party in demo.space.parties.items():

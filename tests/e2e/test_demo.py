@@ -23,7 +23,7 @@ def test_the_demo_story_holds(tmp_path: Path) -> None:
     output = io.StringIO()
     try:
         stack.up()
-        run_demo(settings, Console(file=output, width=200))
+        run_demo(settings, Console(file=output, width=80))  # a narrow terminal
     finally:
         stack.down()
 
@@ -34,6 +34,7 @@ def test_the_demo_story_holds(tmp_path: Path) -> None:
     assert "(revoked)" in printed
     assert "(expired)" in printed
     assert "asked for week 2 again: refused" in printed
+    assert "…" not in printed  # tables wrap; no id is cut
     demo = tmp_path / "state" / "demo"
     assert list((demo / "supplier-04" / "landed").rglob("*.parquet")) == []  # expired
     versions = sorted(p.parent.name for p in (demo / "supplier-03" / "landed").rglob("*.parquet"))
