@@ -225,7 +225,7 @@ def _provider_sync(
 
 
 def _admitted(connector: Connector, participant: str) -> bool:
-    return connector.hub.get(f"/participants/{participant}").get("status") == "admitted"
+    return bool(connector.hub.get(f"/participants/{participant}").get("status") == "admitted")
 
 
 def _start(connector: Connector, pid: str, consumer: str) -> None:
