@@ -15,11 +15,11 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
-from dataspace.private_paths import private_directory
+from dataspace.closing import Closing
+from dataspace.private_paths import PRIVATE_FILE_MODE, private_directory
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -27,7 +27,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-FILE_MODE = 0o600
 REDACTED = "[redacted]"
 # Names of query parameters that carry a secret: tokens, S3 presigned-URL signatures and
 # credentials, passwords, keys. Matched anywhere in the name, case-insensitively.
@@ -35,31 +34,20 @@ SECRET_PARAMETER = re.compile(r"token|signature|credential|secret|password|passw
                               re.IGNORECASE)  # fmt: skip
 
 
-class AccessLogFile:
+class AccessLogFile(Closing):
     """An access log file, created with mode 0600 (and set so when it existed)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         private_directory(path.parent)
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
-        os.fchmod(self._fd, FILE_MODE)
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE_MODE)
+        os.fchmod(self._fd, PRIVATE_FILE_MODE)
 
     def write(self, line: str) -> None:
         os.write(self._fd, (line + "\n").encode("utf-8", errors="replace"))
 
     def close(self) -> None:
         os.close(self._fd)
-
-    def __enter__(self) -> AccessLogFile:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def redacted_target(path: str, query: bytes) -> str:
