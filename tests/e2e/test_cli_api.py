@@ -9,6 +9,9 @@ import socket
 import subprocess
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -42,56 +45,62 @@ def get(url: str, token: str | None = None) -> tuple[int, object]:
             return error.code, json.load(error)
 
 
-def test_serve_answers_signed_requests_only(tmp_path: Path) -> None:
-    env = environment(tmp_path)
+@dataclass
+class Served:
+    """`dataspace serve` on a node with an operator; ``stderr`` is what it printed, once stopped."""
+
+    env: dict[str, str]
+    port: int
+    stderr: str = ""
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@contextmanager
+def served(state_dir: Path) -> Iterator[Served]:
+    env = environment(state_dir)
     cli(["operator", "init", "--name", "Hub", "--uscc", make_uscc("12320000MB0000001")], env)
-    port = free_port()
+    serving = Served(env, free_port())
     server = subprocess.Popen(
-        [DATASPACE, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: _answers(f"{base}/health"), timeout=60)
-        assert get(f"{base}/participants")[0] == 401
-
-        token = cli(["token", "--as", "operator"], env)
-        status, body = get(f"{base}/participants", token)
-        assert status == 200
-        assert [p["participant_id"] for p in body] == ["operator"]  # type: ignore[attr-defined]
-
-        assert _header_bytes_read_before_refusal(port) < 1024 * 1024
-        assert get(f"{base}/health")[0] == 200  # and it goes on serving
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.communicate(timeout=30)
-
-
-def test_serve_says_where_and_logs_each_request_without_its_secrets(tmp_path: Path) -> None:
-    env = environment(tmp_path)
-    cli(["operator", "init", "--name", "Hub", "--uscc", make_uscc("12320000MB0000001")], env)
-    token = cli(["token", "--as", "operator"], env)
-    port = free_port()
-    server = subprocess.Popen(
-        [DATASPACE, "serve", "--port", str(port)],
+        [DATASPACE, "serve", "--port", str(serving.port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
-    base, log = f"http://127.0.0.1:{port}", tmp_path / "logs" / "api-access.log"
     try:
-        wait_for(lambda: _answers(f"{base}/health"), timeout=60)
-        status, _ = get(f"{base}/participants?token=secret-in-the-query&limit=1", token)
+        wait_for(lambda: _answers(f"{serving.base}/health"), timeout=60)
+        yield serving
     finally:
         server.send_signal(signal.SIGINT)
-        _, stderr = server.communicate(timeout=30)
+        _, serving.stderr = server.communicate(timeout=30)
 
+
+def test_serve_answers_signed_requests_only(tmp_path: Path) -> None:
+    with served(tmp_path) as serving:
+        base = serving.base
+        assert get(f"{base}/participants")[0] == 401
+
+        token = cli(["token", "--as", "operator"], serving.env)
+        status, body = get(f"{base}/participants", token)
+        assert status == 200
+        assert [p["participant_id"] for p in body] == ["operator"]  # type: ignore[attr-defined]
+
+        assert _header_bytes_read_before_refusal(serving.port) < 1024 * 1024
+        assert get(f"{base}/health")[0] == 200  # and it goes on serving
+
+
+def test_serve_says_where_and_logs_each_request_without_its_secrets(tmp_path: Path) -> None:
+    with served(tmp_path) as serving:
+        token = cli(["token", "--as", "operator"], serving.env)
+        status, _ = get(f"{serving.base}/participants?token=secret-in-the-query&limit=1", token)
+
+    log = tmp_path / "logs" / "api-access.log"
     assert status == 200
-    assert stderr.splitlines()[0] == (
-        f"Serving the API on {base} (OpenAPI at /docs); access log: {log}"
+    assert serving.stderr.splitlines()[0] == (
+        f"Serving the API on {serving.base} (OpenAPI at /docs); access log: {log}"
     )
     text = log.read_text(encoding="utf-8")
     assert '"GET /participants?token=[redacted]&limit=1" 200 ' in text
