@@ -38,18 +38,19 @@ def evaluation_report() -> None:
     def write_report() -> dict[str, Any]:
         from dataspace.node import open_node  # noqa: PLC0415 (imported when the task runs)
         from dataspace.operations import jobs  # noqa: PLC0415
-        from dataspace.orchestration import final_refusals  # noqa: PLC0415
+        from dataspace.orchestration import final_refusals, scheduled_day  # noqa: PLC0415
 
         context = get_current_context()
         params = context["params"]
-        # By default the day before the run: a run on the 1st reports the month that ended.
-        as_of = (
-            date.fromisoformat(params["as_of"])
-            if params["as_of"]
-            else (context["logical_date"] - timedelta(days=1)).date()
-        )
         spaces = Path(params["spaces"]) if params["spaces"] else None
         with final_refusals(), open_node() as node:
+            # A day the user names is reported whatever it is; the scheduler's (the day before
+            # the run) only if the node existed before it ended (otherwise the task is skipped).
+            as_of = (
+                date.fromisoformat(params["as_of"])
+                if params["as_of"]
+                else scheduled_day(node.db, context["logical_date"])
+            )
             result = jobs.evaluation_report(node, as_of=as_of, spaces_path=spaces)
         log.info("evaluation report: %s/%s", result["bucket"], result["key"])
         log.info("link (valid 7 days): %s", result["link"])

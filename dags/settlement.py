@@ -40,14 +40,15 @@ def settlement() -> None:
     def settle_month() -> dict[str, Any]:
         from dataspace.node import open_node  # noqa: PLC0415 (imported when the task runs)
         from dataspace.operations import jobs  # noqa: PLC0415
-        from dataspace.operations.metering import Month  # noqa: PLC0415
-        from dataspace.orchestration import final_refusals  # noqa: PLC0415
+        from dataspace.orchestration import final_refusals, scheduled_month  # noqa: PLC0415
 
         context = get_current_context()
         params = context["params"]
-        month = params["month"] or str(Month.before(context["logical_date"]))
         rules = Path(params["rules"]) if params["rules"] else None
         with final_refusals(), open_node() as node:
+            # A month the user names is settled whatever it is; the scheduler's only if the
+            # node existed before it ended (otherwise the task is skipped).
+            month = params["month"] or scheduled_month(node.db, context["logical_date"])
             result = jobs.settle_month(node, month=month, rules_path=rules)
         log.info(
             "settled %s: ledger entry %s, statements %s in bucket %s",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from typing import TYPE_CHECKING, Annotated
 
@@ -82,10 +83,17 @@ def _print_airflow(settings: Settings) -> None:
     credentials = airflow.login(settings)
     user, password = credentials or ("admin", "(not written yet)")
     console.print(
-        f"Airflow UI: {airflow.ui_url(settings)}  login [bold]{user}[/] / [bold]{password}[/]"
-        f"  (AIRFLOW_HOME {settings.airflow_home})",
+        f"Airflow UI: {airflow.ui_url(settings)}  login [bold]{user}[/] / [bold]{password}[/]",
         highlight=False,
     )
+    console.print(
+        "Airflow CLI: `dataspace airflow ARGS` runs `airflow ARGS` on it; to run the plain "
+        "`airflow` command (its tasks act on this node), first:",
+        highlight=False,
+        markup=False,
+    )
+    for name, value in airflow.cli_environment(settings).items():
+        console.print(f"  export {name}={shlex.quote(value)}", highlight=False, markup=False)
 
 
 def down() -> None:

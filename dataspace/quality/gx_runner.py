@@ -1,15 +1,16 @@
 """The Great Expectations adapter: run a list of expectations on one pandas chunk.
 
-GX is imported lazily (it takes seconds and is noisy) and configured without analytics and
-without progress bars. One :class:`GxRunner` holds one ephemeral context and one validation
-definition, built once and run on many chunks; :func:`runner_for` keeps one per suite for the
-life of the process (a publisher that publishes again does not build its context again).
-A runner serializes its runs with a lock, so sharing one between threads is safe.
+GX is imported lazily (it takes seconds) and configured without analytics, without progress
+bars and with its loggers at WARNING. One :class:`GxRunner` holds one ephemeral context and one
+validation definition, built once and run on many chunks; :func:`runner_for` keeps one per
+suite for the life of the process (a publisher that publishes again does not build its context
+again). A runner serializes its runs with a lock, so sharing one between threads is safe.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
@@ -18,8 +19,16 @@ from typing import Any
 
 from dataspace.errors import InvalidInput
 
+# GX logs some 200 lines at INFO (and thousands at DEBUG) about registering its renderers,
+# expectations and data sources each time a process imports it and builds a context: noise in
+# every task log. Its warnings and errors still show.
+GX_LOGGER = "great_expectations"
+
 
 def _import_gx() -> Any:
+    gx_log = logging.getLogger(GX_LOGGER)
+    if gx_log.level == logging.NOTSET:  # a level the user set on purpose stays
+        gx_log.setLevel(logging.WARNING)
     with warnings.catch_warnings():
         # GX 1.24 imports the deprecated sre_constants/sre_parse modules (Python 3.11);
         # harmless, and out of our hands until GX drops them.

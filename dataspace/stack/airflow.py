@@ -2,9 +2,12 @@
 DAG processor, triggerer) with SQLite metadata under ``<state_dir>/airflow``.
 
 Started only by ``dataspace up --with-airflow``; tracked by a pid file like the other
-services, and stopped with its whole process group by ``down``. Standalone migrates its
+services, and stopped with its whole process group by ``down``. Before it starts, ``airflow.cfg``
+in AIRFLOW_HOME is written with this node's options (see ``write_airflow_config``), so the
+plain ``airflow`` command with that AIRFLOW_HOME sees the same Airflow. Standalone migrates its
 metadata database itself and writes the generated login of ``admin`` to
-``simple_auth_manager_passwords.json.generated`` in AIRFLOW_HOME.
+``simple_auth_manager_passwords.json.generated`` in AIRFLOW_HOME. The API server listens on
+127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ import os
 import sysconfig
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
-from dataspace.config import Settings
-from dataspace.orchestration import airflow_environment
+from dataspace.config import CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE, Settings
+from dataspace.orchestration import airflow_environment, write_airflow_config
 from dataspace.stack.components import Component, Service, http_ok, venv_script
 
 # Migrating a fresh SQLite database takes ~20 s; four processes then import Airflow.
@@ -40,6 +44,20 @@ def login(settings: Settings) -> tuple[str, str] | None:
     return (USER, str(password)) if password else None
 
 
+def cli_environment(settings: Settings) -> dict[str, str]:
+    """What a shell must export for the plain ``airflow`` command to act on this Airflow:
+    AIRFLOW_HOME (its airflow.cfg holds the rest), and where the settings of the tasks that
+    ``airflow dags test`` runs in that shell come from, as absolute paths (any directory)."""
+    environment = {
+        "AIRFLOW_HOME": str(settings.airflow_home),
+        "DATASPACE_STATE_DIR": str(settings.state_dir),
+    }
+    config_file = Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+    if config_file.is_file():
+        environment[CONFIG_FILE_ENV] = str(config_file.resolve())
+    return environment
+
+
 # The API server answers from one worker that also serves the UI; on two busy cores a health
 # answer can take seconds.
 HEALTH_TIMEOUT_SECONDS = 5.0
@@ -56,7 +74,7 @@ def service(settings: Settings) -> Service:
         return healthy() and dags_stored(settings)
 
     def prepare() -> None:
-        settings.airflow_home.mkdir(parents=True, exist_ok=True)
+        write_airflow_config(settings, settings.airflow_home)
 
     standalone = Component(
         name="airflow",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from pyarrow.fs import FileSelector
 from sqlalchemy import select
 
 from dataspace import demo_data
@@ -134,3 +135,35 @@ def test_evaluation_report_stores_the_report_and_returns_its_link(
     )  # fmt: skip
     with urllib.request.urlopen(returned["link"], timeout=10) as response:
         assert response.read() == page
+
+
+def test_scheduled_runs_for_periods_before_the_node_began_are_skipped(  # noqa: PLR0917 (fixtures)
+    airflow_home: AirflowHome, airflow_node: AirflowNode, buckets: dict[str, str],
+    unique: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    trade = october_trade(airflow_node.space, airflow_node.settings, unique)  # began 5 October
+    trade.settings = airflow_node.settings.model_copy(update=buckets)
+    trade.publish(1, tmp_path)
+    entries = trade.space.counts()[0]
+    runs = {  # September, and the day 30 September: both ended before 5 October
+        ("settlement", "settle_month"): datetime(2026, 10, 7, 6, tzinfo=UTC),
+        ("evaluation_report", "write_report"): datetime(2026, 10, 1, 7, tzinfo=UTC),
+    }
+
+    for (dag_id, task_id), logical_date in runs.items():
+        dag_run = airflow_home.dag(dag_id).test(logical_date=logical_date)
+        assert str(dag_run.get_task_instance(task_id).state) == "skipped"
+
+    assert trade.space.counts()[0] == entries  # no settlement sealed
+    store = reports_store(trade.settings)
+    selector = FileSelector(store.bucket, recursive=True, allow_not_found=True)
+    assert store.filesystem.get_file_info(selector) == []  # no statement, no report
+    logged = capsys.readouterr()
+    assert "The node began on 2026-10-05 09:00 UTC; month 2026-09 ended before it; nothing to " \
+        "settle." in logged.out + logged.err  # fmt: skip
+    # A month the user names is settled even so: they asked for it.
+    dag_run = airflow_home.dag("settlement").test(
+        logical_date=runs["settlement", "settle_month"], run_conf={"month": "2026-09"}
+    )
+    assert str(dag_run.state) == "success"
+    assert trade.space.actions()[-1] == "settlement.closed"
