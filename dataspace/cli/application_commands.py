@@ -2,7 +2,9 @@
 
 Public-data authorized operation: an authorized operator applies for one usage scenario of a
 public-data product; the authority holding the product approves (concluding the agreement
-that licenses the operator) or rejects it. Releases are made by the
+that licenses the operator, the only way to a licence on public data) or rejects it. A
+rejected operator, or one whose term has ended, applies again: a new attempt, listed with the
+earlier ones by `application show`. Releases are made by the
 ``public_data_authorized_release`` DAG for an approved application.
 """
 
@@ -40,7 +42,9 @@ def apply(
     *,
     applicant: Actor,
     product: Annotated[str, typer.Option(help="Public-data product id.")],
-    scenario: Annotated[str, typer.Option(help="Usage scenario (slug), one per application.")],
+    scenario: Annotated[
+        str, typer.Option(help="Usage scenario (slug); one application in force per scenario.")
+    ],
     purpose: Annotated[str, typer.Option(help="Purpose of use (slug).")],
     tier: Annotated[str, typer.Option(help="general, important or core.")] = "general",
     start: Annotated[str, typer.Option("--from", help="ISO 8601 start of the term.")] = "",
@@ -107,12 +111,26 @@ def _decide(
 
 @application_app.command("show")
 def show(application: ApplicationId, as_json: JsonFlag = False) -> None:
-    """One application and its decision."""
+    """One application and its decision, with every attempt at its scenario."""
     from dataspace.controlplane import applications  # noqa: PLC0415
 
     with node() as here:
         view = applications.show(here.db, application)
+        attempts = applications.attempts(here.db, application)
+    history = [
+        {"application_id": a.application_id, "attempt": a.attempt, "status": a.status,
+         "decided_at": a.to_json()["decided_at"], "decision_reason": a.decision_reason}
+        for a in attempts
+    ]  # fmt: skip
+    if as_json:
+        print_json({**view.to_json(), "attempts": history})
+        return
     _show(view, as_json)
+    columns = ("attempt", "id", "status", "decided", "reason")
+    rows = [(a["attempt"], a["application_id"], a["status"], a["decided_at"],
+             a["decision_reason"]) for a in history]  # fmt: skip
+    print_table(f"Attempts at {view.scenario} of {view.product_id} by {view.applicant}", columns,
+                rows)  # fmt: skip
 
 
 @application_app.command("list")
@@ -128,9 +146,9 @@ def list_(
     if as_json:
         print_json([view.to_json() for view in views])
         return
-    columns = ("id", "applicant", "product", "scenario", "tier", "status", "agreement")
-    rows = [(v.application_id, v.applicant, v.product_id, v.scenario, v.tier, v.status,
-             v.agreement_id) for v in views]  # fmt: skip
+    columns = ("id", "applicant", "product", "scenario", "attempt", "tier", "status", "agreement")
+    rows = [(v.application_id, v.applicant, v.product_id, v.scenario, v.attempt, v.tier,
+             v.status, v.agreement_id) for v in views]  # fmt: skip
     print_table("Scenario applications", columns, rows)
 
 

@@ -1,24 +1,33 @@
 """Scenario applications (场景申请) for public-data products: apply, approve, reject.
 
 An authorized operator applies for **one** usage scenario of a public-data product: a
-purpose, a term and a tier (the highest data grade it asks to handle). One scenario, one
-application: the same operator cannot hold two applications for one scenario of a product.
-The public-data authority that owns the product decides:
+purpose, a term and a tier (the highest data grade it asks to handle). An operator holds at
+most one application *in force* per scenario of a product: pending or approved, with its term
+not ended. Once none is (its applications were rejected, or their terms ended) it may apply
+again: a new application with the next ``attempt`` number; the earlier attempts are kept as
+they were and are listed with it (:func:`attempts`). The public-data authority that owns the
+product decides:
 
-- **approve**: the operator's request for the product's offer under the application's purpose
-  and term is made and concluded (both keys are on this node, ADR 0006), and the application
-  records the agreement that licenses the operator. Approval is idempotent: approving an
-  approved application returns it.
-- **reject**: with a reason; nothing is concluded.
+- **approve**: everything that can refuse is checked first (the application is pending, the
+  authority owns the product and is active, the tier covers the grade, the applicant is an
+  active authorized operator, the term has not ended). Then the applicant's request for the
+  product under the application's purpose until the term's end is opened
+  (:func:`negotiations.request_licence`, the only way to a licence on public data) and
+  concluded (both keys are on this node, ADR 0006), and the application records the
+  agreement. If concluding fails, that negotiation is terminated and the application stays
+  pending. Approving an approved application returns it and records nothing.
+- **reject**: a pending application, with a reason; nothing is concluded.
 
 Each step is a signed ledger entry (``application.submitted|approved|rejected``); the
-application's facts (purpose, term, tier, decision) are hashed into it. Releases go only to
-agreements that an approved application in its term licenses (:func:`licensed_agreements`).
+application's facts (purpose, term, tier, attempt, decision) are hashed into it. Releases go
+only to agreements that an approved application in its term licenses
+(:func:`licensed_agreements`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,38 +35,47 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dataspace.canonical import utc_iso
-from dataspace.controlplane import negotiations
+from dataspace.contracts.negotiation import State
+from dataspace.controlplane import agreements, negotiations
+from dataspace.controlplane.application_views import (
+    ApplicationView,
+    attempt_rows,
+    attempts,
+    get_row,
+    licensed_agreements,
+    list_applications,
+    require_approved,
+    show,
+    view_of,
+)
 from dataspace.controlplane.evidence import Change, record
 from dataspace.controlplane.participants import party_signing_key, require_active
-from dataspace.controlplane.read_models import _JsonView
-from dataspace.errors import Conflict, InvalidInput, NotFound, Refused, Unauthorized
+from dataspace.errors import Conflict, DataspaceError, InvalidInput, Refused, Unauthorized
 from dataspace.identity.keystore import KeyStore
 from dataspace.identity.membership import Role
 from dataspace.ids import participant_id, product_id, validate_slug
 from dataspace.store import repository
 from dataspace.store.db import Database
-from dataspace.store.models import GRADES, ScenarioApplicationRow
+from dataspace.store.models import GRADES, NegotiationRow, ScenarioApplicationRow
 from dataspace.store.types import utcnow
 
+__all__ = [  # the read side is re-exported: callers use one module for applications
+    "ApplicationView",
+    "Scenario",
+    "application_id",
+    "apply",
+    "approve",
+    "attempts",
+    "licensed_agreements",
+    "list_applications",
+    "reject",
+    "require_approved",
+    "show",
+]
+
+log = logging.getLogger(__name__)
+
 MAX_DESCRIPTION = 2000
-
-
-@dataclass(frozen=True)
-class ApplicationView(_JsonView):
-    application_id: str
-    applicant: str
-    product_id: str
-    scenario: str
-    purpose: str
-    tier: str
-    description: str
-    term_start: datetime
-    term_end: datetime
-    status: str
-    decided_by: str | None
-    decided_at: datetime | None
-    decision_reason: str | None
-    agreement_id: str | None
 
 
 @dataclass(frozen=True)
@@ -84,10 +102,13 @@ class Scenario:
             raise InvalidInput(f"The description is longer than {MAX_DESCRIPTION} characters.")
 
 
-def application_id(applicant: str, product: str, scenario: str) -> str:
-    """``app-`` + 16 hex digits of the stable coordinates (one scenario, one application)."""
-    digest = hashlib.sha256(f"{applicant}\n{product}\n{scenario}".encode()).hexdigest()
-    return f"app-{digest[:16]}"
+def application_id(applicant: str, product: str, scenario: str, attempt: int = 1) -> str:
+    """``app-`` + 16 hex digits of the stable coordinates. Attempt 1 hashes what ids hashed
+    before there were attempts, so those ids stay valid; later attempts add their number."""
+    text = f"{applicant}\n{product}\n{scenario}"
+    if attempt > 1:
+        text += f"\n{attempt}"
+    return f"app-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
 def apply(
@@ -99,28 +120,23 @@ def apply(
     scenario: Scenario,
     now: datetime | None = None,
 ) -> ApplicationView:
-    """The authorized operator applies; a second application for the scenario is a Conflict."""
+    """The authorized operator applies: the next attempt at the scenario, or a Conflict naming
+    the application still in force."""
     now = now or utcnow()
     with db.transaction() as session:
         row = require_active(session, participant_id(applicant), now, "apply for public data")
-        if Role.AUTHORIZED_OPERATOR.value not in row.roles:
-            raise Unauthorized(
-                f"{row.id!r} is not an authorized operator; only authorized operators apply "
-                "for public-data scenarios."
-            )
+        _require_operator(row.id, row.roles)
         target = repository.get_product(session, product_id(product))
         _require_public(session, target.owner_id)
-        identifier = application_id(row.id, target.id, scenario.scenario)
-        if session.get(ScenarioApplicationRow, identifier) is not None:
-            raise Conflict(
-                f"{row.id!r} already applied for the scenario {scenario.scenario!r} of "
-                f"{target.id!r} ({identifier}); one scenario takes one application."
-            )
+        earlier = attempt_rows(session, row.id, target.id, scenario.scenario)
+        _refuse_second_in_force([view_of(each) for each in earlier], now)
+        attempt = max((each.attempt for each in earlier), default=0) + 1
         application = ScenarioApplicationRow(
-            id=identifier,
+            id=application_id(row.id, target.id, scenario.scenario, attempt),
             applicant_id=row.id,
             product_id=target.id,
             scenario=scenario.scenario,
+            attempt=attempt,
             purpose=scenario.purpose,
             tier=scenario.tier,
             description=scenario.description,
@@ -144,31 +160,22 @@ def approve(
     reason: str = "",
     now: datetime | None = None,
 ) -> ApplicationView:
-    """The authority approves: the licensing agreement is concluded and recorded."""
+    """The authority approves: the licensing agreement is concluded, then recorded on the
+    application. Every refusal comes before anything is concluded; a failure to conclude
+    terminates the negotiation it opened, and the application stays pending."""
     now = now or utcnow()
     with db.transaction() as session:
         row = _decidable(session, authority, application, now)
         if row.status == "approved":
             return view_of(row)
-        _require_tier(session, row)
-    concluded = negotiations.request(
-        db, keys, consumer=row.applicant_id, product_id=row.product_id, purpose=row.purpose,
-        valid_until=row.term_end, now=now,
-    )  # fmt: skip
-    agreement = negotiations.accept(
-        db, keys, actor=authority, negotiation_id=concluded.agreement_id, now=now
-    )
-    if agreement.state != "FINALIZED":
-        raise Conflict(
-            f"The agreement for {application!r} did not conclude (it is {agreement.state}); "
-            "the operator's key must be on this node, or it must accept the agreement itself."
-        )
-    with db.transaction() as session:
-        row = _decidable(session, authority, application, now)
-        _decide(row, "approved", authority, reason, now)
-        row.agreement_id = agreement.agreement_id
-        _record(session, keys, authority, "application.approved", row, now)
-        return view_of(row)
+        pending = _require_approvable(session, row, now)
+        negotiation = _licence_negotiation(session, keys, pending, now)
+    agreement = _conclude(db, keys, authority, negotiation, now)
+    try:
+        return _record_approval(db, keys, authority, application, agreement, reason, now)
+    except Exception:
+        _revoke(db, keys, authority, agreement, now)  # so no licence is in force unrecorded
+        raise
 
 
 def reject(
@@ -180,7 +187,7 @@ def reject(
     reason: str,
     now: datetime | None = None,
 ) -> ApplicationView:
-    """The authority rejects a pending application, saying why."""
+    """The authority rejects a pending application, saying why; nothing is concluded."""
     now = now or utcnow()
     if not reason.strip():
         raise InvalidInput("A rejection needs a reason; pass --reason.")
@@ -188,69 +195,173 @@ def reject(
         row = _decidable(session, authority, application, now)
         if row.status != "pending":
             raise Conflict(f"The application {row.id!r} is already {row.status}.")
-        _decide(row, "rejected", authority, reason, now)
+        found = _licence_negotiations(session, view_of(row))
+        _refuse_while_concluding(found, row.id, authority, finalized_too=True)
+        row.status, row.decided_by, row.decided_at = "rejected", authority, now
+        row.decision_reason = reason
         _record(session, keys, authority, "application.rejected", row, now)
         return view_of(row)
 
 
-def show(db: Database, application: str) -> ApplicationView:
-    with db.transaction() as session:
-        return view_of(_get(session, application))
+# -- approving ------------------------------------------------------------------------------
 
 
-def list_applications(db: Database, product: str | None = None) -> list[ApplicationView]:
-    query = select(ScenarioApplicationRow).order_by(ScenarioApplicationRow.created_at)
-    if product is not None:
-        query = query.where(ScenarioApplicationRow.product_id == product_id(product))
-    with db.transaction() as session:
-        return [view_of(row) for row in session.scalars(query)]
-
-
-def require_approved(db: Database, application: str, now: datetime) -> ApplicationView:
-    """The application if it is approved and in its term; else Refused, saying why."""
-    view = show(db, application)
-    if view.status != "approved":
-        raise Refused(
-            f"The application {view.application_id} is {view.status}, so nothing is released; "
-            "the public-data authority must approve it first."
+def _require_approvable(
+    session: Session, row: ScenarioApplicationRow, now: datetime
+) -> ApplicationView:
+    """The pending application, if nothing stands in the way of its licence; else why not."""
+    if row.status != "pending":
+        raise Conflict(
+            f"The application {row.id!r} is already {row.status}, so it cannot be approved; "
+            "the operator may apply again for the scenario as a new attempt."
         )
-    if not view.term_start <= now < view.term_end:
+    _require_tier(session, row)
+    applicant = require_active(session, row.applicant_id, now, "hold a public-data licence")
+    _require_operator(applicant.id, applicant.roles)
+    if now >= row.term_end:
         raise Refused(
-            f"The application {view.application_id} is approved for {utc_iso(view.term_start)}"
-            f" to {utc_iso(view.term_end)}, not now; nothing is released."
+            f"The term of {row.id} ended at {utc_iso(row.term_end)}, so nothing is approved; "
+            "the operator may apply again for a term that has not ended."
         )
-    return view
+    return view_of(row)
 
 
-def licensed_agreements(db: Database, product: str, now: datetime) -> dict[str, str]:
-    """Agreement id -> application id, for every approved application of ``product`` in term."""
-    query = select(ScenarioApplicationRow).where(
-        ScenarioApplicationRow.product_id == product_id(product),
-        ScenarioApplicationRow.status == "approved",
+def _licence_negotiation(
+    session: Session, keys: KeyStore, pending: ApplicationView, now: datetime
+) -> str:
+    """The negotiation to conclude: a finalized one an interrupted approval left, or a new one."""
+    found = _licence_negotiations(session, pending)
+    _refuse_while_concluding(found, pending.application_id, "")
+    if found:
+        return found[0].id  # FINALIZED: only recording the approval was left undone
+    return negotiations.request_licence(session, keys, application=pending, now=now).id
+
+
+def _conclude(db: Database, keys: KeyStore, authority: str, negotiation: str, now: datetime) -> str:
+    """Conclude the licence negotiation, or terminate it so nothing stays in force, and raise."""
+    try:
+        agreement = negotiations.accept(
+            db, keys, actor=authority, negotiation_id=negotiation, now=now
+        )
+    except Exception:
+        _terminate(db, keys, authority, negotiation, now)
+        raise
+    if agreement.state != State.FINALIZED.value:
+        _terminate(db, keys, authority, negotiation, now)
+        raise Conflict(
+            f"The licence {negotiation!r} did not conclude (it was {agreement.state}), so "
+            "nothing is approved; the operator's key must be on this node for the approval."
+        )
+    return agreement.agreement_id
+
+
+def _record_approval(  # noqa: PLR0917 (private; one call site)
+    db: Database,
+    keys: KeyStore,
+    authority: str,
+    application: str,
+    agreement: str,
+    reason: str,
+    now: datetime,
+) -> ApplicationView:
+    with db.transaction() as session:
+        row = _decidable(session, authority, application, now)
+        if row.status == "approved":  # a concurrent approval recorded the same licence
+            return view_of(row)
+        row.status, row.decided_by, row.decided_at = "approved", authority, now
+        row.decision_reason, row.agreement_id = reason or None, agreement
+        _record(session, keys, authority, "application.approved", row, now)
+        return view_of(row)
+
+
+def _revoke(db: Database, keys: KeyStore, authority: str, agreement: str, now: datetime) -> None:
+    try:
+        agreements.revoke(db, keys, actor=authority, agreement_id=agreement, now=now)
+    except DataspaceError:
+        log.exception("The unrecorded licence %s could not be revoked", agreement)
+
+
+def _terminate(
+    db: Database, keys: KeyStore, authority: str, negotiation: str, now: datetime
+) -> None:
+    try:
+        negotiations.reject(db, keys, actor=authority, negotiation_id=negotiation, now=now)
+    except DataspaceError:
+        # The first failure is the one to report; this one is left for the operator's log.
+        log.exception("The licence negotiation %s could not be terminated", negotiation)
+
+
+def _licence_negotiations(session: Session, pending: ApplicationView) -> list[NegotiationRow]:
+    """What :func:`negotiations.request_licence` opened for the application, not terminated:
+    on public data nothing else opens a negotiation with its applicant, purpose and end, and
+    one another application (same purpose and end, another scenario) recorded is not this."""
+    recorded = select(ScenarioApplicationRow.agreement_id).where(
+        ScenarioApplicationRow.agreement_id.is_not(None)
     )
-    with db.transaction() as session:
-        rows = list(session.scalars(query))
-    return {
-        row.agreement_id: row.id
-        for row in rows
-        if row.agreement_id is not None and row.term_start <= now < row.term_end
-    }
+    query = select(NegotiationRow).where(
+        NegotiationRow.consumer_id == pending.applicant,
+        NegotiationRow.product_id == pending.product_id,
+        NegotiationRow.purpose == pending.purpose,
+        NegotiationRow.valid_until == pending.term_end,
+        NegotiationRow.state != State.TERMINATED.value,
+        NegotiationRow.id.not_in(recorded),
+    )
+    return list(session.scalars(query))
+
+
+def _refuse_while_concluding(
+    found: list[NegotiationRow], application: str, who: str, *, finalized_too: bool = False
+) -> None:
+    """A Conflict while an approval of the application is concluding its licence (or, with
+    ``finalized_too``, has concluded it but was interrupted before recording the approval)."""
+    for row in found:
+        who = who or row.provider_id
+        if row.state == State.FINALIZED.value and finalized_too:
+            raise Conflict(
+                f"An interrupted approval of {application} concluded its licence {row.id}; "
+                f"approve it again to record that, or revoke the licence first with "
+                f"`dataspace agreement revoke {row.id} --as {who}`."
+            )
+        if row.state != State.FINALIZED.value:
+            raise Conflict(
+                f"An approval of {application} is concluding its licence {row.id} "
+                f"({row.state}); wait for it, or end that licence with `dataspace agreement "
+                f"reject {row.id} --as {who}` if it was interrupted."
+            )
 
 
 # -- helpers --------------------------------------------------------------------------------
 
 
-def _get(session: Session, application: str) -> ScenarioApplicationRow:
-    row = session.get(ScenarioApplicationRow, validate_slug(application, "application id"))
-    if row is None:
-        raise NotFound(f"There is no application {application!r}; see `application list`.")
-    return row
+def _refuse_second_in_force(earlier: list[ApplicationView], now: datetime) -> None:
+    for view in earlier:
+        if view.in_force(now):
+            then = (
+                "wait for the authority's decision"
+                if view.status == "pending"
+                else (f"apply again once its term ends at {utc_iso(view.term_end)}")
+            )
+            raise Conflict(
+                f"{view.applicant!r} already has the application {view.application_id} "
+                f"(attempt {view.attempt}, {view.status}) in force for the scenario "
+                f"{view.scenario!r} of {view.product_id!r}; one scenario takes one "
+                f"application in force: {then}."
+            )
+
+
+def _require_operator(participant: str, roles: list[str]) -> None:
+    if Role.AUTHORIZED_OPERATOR.value not in roles:
+        raise Unauthorized(
+            f"{participant!r} is not an authorized operator; only authorized operators apply "
+            "for public-data scenarios and hold their licences."
+        )
 
 
 def _decidable(
     session: Session, authority: str, application: str, now: datetime
 ) -> ScenarioApplicationRow:
-    row = _get(session, application)
+    """The application, locked, if ``authority`` may decide it."""
+    row = get_row(session, application, for_update=True)
     product = repository.get_product(session, row.product_id)
     if participant_id(authority) != product.owner_id:
         raise Unauthorized(
@@ -279,15 +390,6 @@ def _require_tier(session: Session, row: ScenarioApplicationRow) -> None:
         )
 
 
-def _decide(
-    row: ScenarioApplicationRow, status: str, authority: str, reason: str, now: datetime
-) -> None:
-    if row.status == "rejected" or (row.status == "approved" and status == "rejected"):
-        raise Conflict(f"The application {row.id!r} is already {row.status}.")
-    row.status, row.decided_by, row.decided_at = status, authority, now
-    row.decision_reason = reason or None
-
-
 def _record(  # noqa: PLR0917 (private; each call site reads as one sentence)
     session: Session,
     keys: KeyStore,
@@ -299,22 +401,3 @@ def _record(  # noqa: PLR0917 (private; each call site reads as one sentence)
     facts = view_of(row).to_json()
     change = Change(actor, action, (row.id, row.product_id, row.applicant_id), facts)
     record(session, party_signing_key(session, keys, actor), change, now)
-
-
-def view_of(row: ScenarioApplicationRow) -> ApplicationView:
-    return ApplicationView(
-        application_id=row.id,
-        applicant=row.applicant_id,
-        product_id=row.product_id,
-        scenario=row.scenario,
-        purpose=row.purpose,
-        tier=row.tier,
-        description=row.description,
-        term_start=row.term_start,
-        term_end=row.term_end,
-        status=row.status,
-        decided_by=row.decided_by,
-        decided_at=row.decided_at,
-        decision_reason=row.decision_reason,
-        agreement_id=row.agreement_id,
-    )

@@ -6,6 +6,8 @@ the consumer. Rules enforced here:
 
 - both parties are active participants (admitted, valid credential, not suspended);
 - the consumer is not the provider, and the offer grants it something for its purpose now;
+- a product a public-data authority holds is licensed only by approving a scenario application
+  (:func:`request_licence`, ADR 0009): a direct request or a counter-request on it is Refused;
 - a counter-offer obeys the product's grade and schema like any offer;
 - at agreement time the grade's conditions hold (:func:`dataspace.policy.grades.check_grade`):
   no raw delivery of core-grade data, the operator's approval for important and core, and an
@@ -29,17 +31,16 @@ records it is then sealed by the operator, whose key is here, as the recorder.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dataspace.canonical import utc_iso
 from dataspace.contracts.negotiation import Event, State, TerminationReason, transition
 from dataspace.controlplane import contract_state as cs
+from dataspace.controlplane import negotiation_requests as nr
 from dataspace.controlplane import signing
 from dataspace.controlplane.agreements import show
-from dataspace.controlplane.bounds import MAX_DELIVERIES
 from dataspace.controlplane.catalog import Artifacts, check_offer, schema_columns
 from dataspace.controlplane.evidence import Change, record
 from dataspace.controlplane.participants import (
@@ -48,25 +49,21 @@ from dataspace.controlplane.participants import (
     require_active,
 )
 from dataspace.controlplane.read_models import AgreementView
-from dataspace.errors import Conflict, InvalidInput, Unauthorized
+from dataspace.errors import Conflict, Unauthorized
 from dataspace.identity.keystore import KeyStore
-from dataspace.ids import validate_slug
-from dataspace.policy.evaluate import Context, evaluate
 from dataspace.policy.grades import Grade, check_grade
 from dataspace.policy.model import Policy, parse_policy, policy_to_json
-from dataspace.policy.vocabulary import Action
 from dataspace.store import repository
 from dataspace.store.db import Database
 from dataspace.store.models import (
     NegotiationRow,
-    OfferRow,
     ParticipantRow,
     ProductRow,
 )
 from dataspace.store.types import utcnow
 
-DEFAULT_TERM = timedelta(days=365)
-OPEN_STATES = tuple(s.value for s in State if s not in (State.FINALIZED, State.TERMINATED))
+if TYPE_CHECKING:
+    from dataspace.controlplane.applications import ApplicationView
 
 
 @dataclass(frozen=True)
@@ -110,40 +107,40 @@ def request_once(
 ) -> Requested:
     """The consumer asks for an offer of a product. Asking again while its request for that
     offer is open answers the open one when the terms are the same (idempotent: nothing is
-    recorded) and is a Conflict when they differ (:func:`contract_state.repeat_conflict`)."""
+    recorded) and is a Conflict when they differ (:func:`contract_state.repeat_conflict`).
+    A product a public-data authority holds is Refused: it is licensed only through an approved
+    scenario application (:func:`request_licence`, ADR 0009)."""
     now = now or utcnow()
-    until = _requested_terms(purpose, valid_until, max_deliveries, now)
+    until = nr.requested_terms(purpose, valid_until, max_deliveries, now)
     with db.transaction() as session:
         taker = require_active(session, consumer, now, "negotiate")
         product = repository.get_product(session, product_id)
-        offer = _pick_offer(session, product, offer_id)
-        open_row = _open_negotiation(session, taker.id, offer.id)
-        if open_row is not None:
-            conflict = cs.repeat_conflict(open_row, purpose, valid_until, max_deliveries)
-            if conflict is not None:
-                raise conflict
-            return Requested(cs.view_of(open_row, None, now), opened=False)
-        require_active(session, product.owner_id, now, "negotiate")
-        if taker.id == product.owner_id:
-            raise InvalidInput("A provider cannot request its own product; act as the consumer.")
-        _require_granted(parse_policy(offer.policy), taker, purpose, now, offer.id)
-        row = _new_negotiation(
-            session,
-            consumer=taker.id,
-            product=product,
-            offer=offer,
-            purpose=purpose,
-            until=until,
-            max_deliveries=max_deliveries,
-        )
-        row.history = [{"state": State.REQUESTED.value, "at": utc_iso(now)}]
-        cs.record_step(session, keys, taker.id, "negotiation.requested", row, now=now)
+        nr.refuse_public_data(session, product)
+        terms = nr.Terms(purpose, valid_until, until, max_deliveries)
+        row, opened = nr.open_request(session, keys, taker, product, offer_id, terms, now)
+        if not opened:
+            return Requested(cs.view_of(row, None, now), opened=False)
         auto = _auto_accepts(product, taker, row)
     if auto and keys.has(row.provider_id):
         # On the hub the provider's key is on its own connector: it concludes from there.
         view = accept(db, keys, actor=row.provider_id, negotiation_id=row.id, now=now)
         return Requested(view, opened=True)
     return Requested(show(db, row.consumer_id, row.id, now=now), opened=True)
+
+
+def request_licence(
+    session: Session, keys: KeyStore, *, application: ApplicationView, now: datetime
+) -> NegotiationRow:
+    """The one way to a licence on public data: the request of an application's applicant for
+    its product, under its purpose until its term's end. Only
+    :func:`dataspace.controlplane.applications.approve` calls it, in the transaction that holds
+    the pending application's row lock; the caller concludes the negotiation returned."""
+    until = nr.requested_terms(application.purpose, application.term_end, None, now)
+    taker = require_active(session, application.applicant, now, "negotiate")
+    product = repository.get_product(session, application.product_id)
+    terms = nr.Terms(application.purpose, application.term_end, until, None)
+    row, _ = nr.open_request(session, keys, taker, product, None, terms, now)
+    return row
 
 
 def counter(
@@ -217,13 +214,14 @@ def counter_request(
                 f"{row.id!r} is {row.state}; a counter-request answers a counter-offer (OFFERED)."
             )
         product = repository.get_product(session, row.product_id)
+        nr.refuse_public_data(session, product)  # a licence keeps its application's terms
         check_offer(
             product.grade,
             policy,
             schema_columns(artifacts, product.schema_name),
             "the counter-request",
         )
-        _require_granted(policy, taker, row.purpose or "", now, row.offer_id)
+        nr.require_granted(policy, taker, row.purpose or "", now, row.offer_id)
         cs.advance(row, Event.REQUEST, now)
         row.policy = requested
         cs.record_step(
@@ -352,7 +350,7 @@ def approve(
     now = now or utcnow()
     with db.transaction() as session:
         row = cs.visible_negotiation(session, OPERATOR_ID, negotiation_id, for_update=True)
-        if row.state not in OPEN_STATES:
+        if row.state not in nr.OPEN_STATES:
             raise Conflict(
                 f"The negotiation {row.id!r} is {row.state}; approvals are given before the "
                 "agreement is concluded."
@@ -382,105 +380,6 @@ def _consumer_accepts(
         if cs.advance(row, Event.ACCEPT, now):
             cs.record_step(session, keys, consumer, "negotiation.accepted", row, now=now)
         return cs.view_of(row, None, now)
-
-
-def _requested_terms(
-    purpose: str, valid_until: datetime | None, max_deliveries: int | None, now: datetime
-) -> datetime:
-    """Check what the consumer asks for; the agreement's end (one year when not given)."""
-    validate_slug(purpose, "purpose")
-    if max_deliveries is not None and not 1 <= max_deliveries <= MAX_DELIVERIES:
-        raise InvalidInput(
-            f"The maximum number of deliveries must be between 1 and {MAX_DELIVERIES}; "
-            "leave it out for no limit."
-        )
-    if valid_until is not None and valid_until.utcoffset() is None:
-        raise InvalidInput(
-            "The agreement's end has no timezone; give it as ISO 8601 with one, e.g. "
-            "2027-01-31T00:00:00+08:00."
-        )
-    until = valid_until or now + DEFAULT_TERM
-    if until <= now:
-        raise InvalidInput("The agreement must end in the future; give a later --valid-until.")
-    return until
-
-
-def _pick_offer(session: Session, product: ProductRow, offer_id: str | None) -> OfferRow:
-    if offer_id is not None:
-        offer = repository.get_offer(session, offer_id)
-        if offer.product_id != product.id:
-            raise InvalidInput(f"The offer {offer_id!r} is not an offer of {product.id!r}.")
-        return offer
-    offers = session.scalars(select(OfferRow).where(OfferRow.product_id == product.id)).all()
-    if not offers:
-        raise Conflict(f"The product {product.id!r} has no offers, so nothing can be requested.")
-    if len(offers) > 1:
-        ids = ", ".join(sorted(offer.id for offer in offers))
-        raise InvalidInput(
-            f"The product {product.id!r} has several offers; pick one with --offer ({ids})."
-        )
-    return offers[0]
-
-
-def _open_negotiation(session: Session, consumer: str, offer: str) -> NegotiationRow | None:
-    query = select(NegotiationRow).where(
-        NegotiationRow.consumer_id == consumer,
-        NegotiationRow.offer_id == offer,
-        NegotiationRow.state.in_(OPEN_STATES),
-    )
-    return session.scalars(query).first()
-
-
-def _require_granted(
-    policy: Policy, consumer: ParticipantRow, purpose: str, now: datetime, offer: str
-) -> None:
-    """Refuse a request the offer grants nothing for (no action allowed for this purpose now)."""
-    decisions = [evaluate(policy, _context(action, consumer, purpose, now)) for action in Action]
-    if any(decision.allowed for decision in decisions):
-        return
-    why = "; ".join(reason for d in decisions for reason in d.reasons[1:2])
-    raise Unauthorized(
-        f"The offer {offer!r} grants {consumer.id!r} nothing for the purpose {purpose!r} ({why})."
-    )
-
-
-def _context(action: Action, consumer: ParticipantRow, purpose: str, now: datetime) -> Context:
-    return Context(
-        action=action,
-        purpose=purpose,
-        recipient=consumer.id,
-        roles=frozenset(consumer.roles),  # type: ignore[arg-type]  # Context validates them
-        region=consumer.region,
-        now=now,
-        industry_chains=frozenset(consumer.industry_chains),
-    )
-
-
-def _new_negotiation(
-    session: Session,
-    *,
-    consumer: str,
-    product: ProductRow,
-    offer: OfferRow,
-    purpose: str,
-    until: datetime,
-    max_deliveries: int | None,
-) -> NegotiationRow:
-    row = NegotiationRow(
-        id=cs.new_negotiation_id(session, consumer, offer.id),
-        product_id=product.id,
-        offer_id=offer.id,
-        consumer_id=consumer,
-        provider_id=product.owner_id,
-        state=State.REQUESTED.value,
-        policy=offer.policy,
-        purpose=purpose,
-        valid_until=until,
-        max_deliveries=max_deliveries,
-    )
-    session.add(row)
-    session.flush()
-    return row
 
 
 def _auto_accepts(product: ProductRow, consumer: ParticipantRow, row: NegotiationRow) -> bool:

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest revision in migrations/versions, so that an up-to-date database is recognised
 # without loading Alembic (about a second); a unit test keeps it equal to Alembic's head.
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0009"
 DEFAULT_BUSY_TIMEOUT_S = 15.0
 # Execution options naming a transaction that need not wait for the disk, or only reads.
 NOT_DURABLE = "dataspace_not_durable"

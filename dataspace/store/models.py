@@ -356,16 +356,26 @@ class ScenarioApplicationRow(Base):
 
     __tablename__ = "scenario_applications"
     __table_args__ = (
-        UniqueConstraint("applicant_id", "product_id", "scenario"),
+        # Named: the convention's name would pass PostgreSQL's 63-character limit.
+        UniqueConstraint(
+            "applicant_id",
+            "product_id",
+            "scenario",
+            "attempt",
+            name="uq_scenario_applications_attempt",
+        ),
         one_of("status", APPLICATION_STATUSES),
         one_of("tier", GRADES),
         CheckConstraint("term_end > term_start", name="term_positive"),
+        CheckConstraint("attempt >= 1", name="attempt_positive"),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     applicant_id: Mapped[str] = mapped_column(ForeignKey("participants.id"))
     product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), index=True)
     scenario: Mapped[str] = mapped_column(ID)
+    # 1, 2, ...: a new attempt after a rejection or an ended term; earlier ones are kept.
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     purpose: Mapped[str] = mapped_column(String(64))
     tier: Mapped[str] = mapped_column(String(16))
     description: Mapped[str] = mapped_column(Text)
@@ -478,3 +488,22 @@ class DspTransferRow(Base):
     history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PublicDesensitizationRow(Base):
+    """A desensitization the authorized-operation path made for a public-data product: the
+    report (canonical JSON, whose SHA-256 the ledger holds) and the SHA-256 of the file it
+    wrote. ``release_version`` is set by the one release that published that file."""
+
+    __tablename__ = "public_desensitizations"
+    __table_args__ = (UniqueConstraint("product_id", "release_version"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    application_id: Mapped[str] = mapped_column(ID, index=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), index=True)
+    authority: Mapped[str] = mapped_column(ForeignKey("participants.id"))
+    report: Mapped[str] = mapped_column(Text)
+    report_sha256: Mapped[str] = mapped_column(String(64))
+    desensitized_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    release_version: Mapped[int | None] = mapped_column(Integer)
