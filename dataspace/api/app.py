@@ -21,6 +21,7 @@ from dataspace.api import (
     history,
     ledger,
     participants,
+    public_releases,
     releases,
 )
 from dataspace.api.errors import install as answer_errors_in_one_format
@@ -41,7 +42,9 @@ def create_app(settings: Settings) -> FastAPI:
         description=__doc__,
         lifespan=lifespan,
     )
-    for module in (participants, catalog, agreements, history, ledger, deliveries, releases):
+    routers = (participants, catalog, agreements, history, ledger, deliveries, releases,
+               public_releases)  # fmt: skip
+    for module in routers:
         app.include_router(module.router)
     answer_errors_in_one_format(app)
 

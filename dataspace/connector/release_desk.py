@@ -32,6 +32,7 @@ from typing import Any
 
 from dataspace.connector.state import FILE_MODE, Connector
 from dataspace.controlplane import release_manifests as manifests
+from dataspace.controlplane.public_releases import PublicReleaseAuthorization
 from dataspace.controlplane.releases import Delivery, QualityFacts, Recipient, ReleasePlan
 from dataspace.dataplane.layout import StoredObject
 from dataspace.errors import DataspaceError, InvalidInput, ServiceError, Unauthorized
@@ -63,7 +64,23 @@ class HubDesk:
         self._connector = connector
         self._hub = connector.hub
 
-    def plan(self, product_id: str, provider: str, mode: str, now: datetime) -> ReleasePlan:
+    def plan(
+        self,
+        product_id: str,
+        provider: str,
+        mode: str,
+        now: datetime,
+        authorization: PublicReleaseAuthorization | None = None,
+    ) -> ReleasePlan:
+        if authorization is not None:
+            # The report lives in the control plane that recorded the desensitization; the
+            # hub does not carry it to a connector yet, so public data is released on the
+            # node where the authorized-operation path runs (its LocalDesk).
+            raise InvalidInput(
+                "A public-data release is published where the authorized-operation path "
+                "recorded its desensitization (`dataspace application release`), not from a "
+                "connector."
+            )
         if provider != self._connector.participant:
             raise Unauthorized(
                 f"This connector acts for {self._connector.participant!r}, not {provider!r}."

@@ -6,6 +6,8 @@ Rules enforced here:
 - only the product's owner publishes it, and only while active; its private key must be on
   this node (it signs the ledger entries and events). Versions are numbered per product from
   1; a quarantined release uses up its number too, so every attempt is on the record;
+- a public-data product is released only with the authorization of its desensitization
+  (:mod:`dataspace.controlplane.public_releases`), used once by the release it publishes;
 - a subscriber receives a release under an agreement only if the agreement is in force
   (:func:`agreements.standings`) and its policy allows ``use`` at the moment of publishing
   (:func:`dataspace.policy.evaluate.evaluate`, with the agreement's purpose and the number of
@@ -35,10 +37,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dataspace.controlplane import agreements, reservations
+from dataspace.controlplane import agreements, public_releases, reservations
 from dataspace.controlplane.acting import Signer
 from dataspace.controlplane.evidence import Change, record
 from dataspace.controlplane.participants import party_signing_key, require_active
+from dataspace.controlplane.public_releases import AuthorizedRelease, PublicReleaseAuthorization
 from dataspace.controlplane.read_models import AgreementView
 from dataspace.dataplane.layout import StoredObject
 from dataspace.errors import Conflict, InvalidInput, NotFound, Unauthorized
@@ -63,6 +66,7 @@ class ReleasePlan:
     schema_name: str
     suite_name: str
     reservation: str = ""  # the token of the publish holding this version (reservations.py)
+    public: AuthorizedRelease | None = None  # a public-data release's checked authorization
 
     @property
     def ref(self) -> str:
@@ -111,27 +115,47 @@ def delivery_id(agreement_id: str, version: int) -> str:
 
 
 def plan_release(
-    db: Database, keys: KeyStore, *, product: str, provider: str, mode: str, now: datetime
+    db: Database,
+    keys: KeyStore,
+    *,
+    product: str,
+    provider: str,
+    mode: str,
+    now: datetime,
+    authorization: PublicReleaseAuthorization | None = None,
 ) -> ReleasePlan:
     """The next version of ``product``, reserved, if ``provider`` may publish it now.
 
+    A public-data product needs ``authorization`` from the authorized-operation path
+    (:mod:`dataspace.controlplane.public_releases`); any other product must not have one.
     Refused at once (Conflict) while another publish of the product holds its reservation;
     the caller settles the reservation by recording, or gives it back when it fails.
     """
     if mode not in RELEASE_MODES:
         raise InvalidInput(f"The release mode {mode!r} is unknown; use snapshot or append.")
+    with db.transaction(read_only=True) as session:
+        # First, so that nobody but the owner learns how the product is released.
+        found = repository.get_product(session, product_id(product))
+        _require_owner(found.id, found.owner_id, provider)
+    public = public_releases.authorized_release(db, product, authorization, now)
     with db.transaction() as session:
         row = repository.get_product(session, product_id(product), for_update=True)
-        if row.owner_id != participant_id(provider):
-            raise Unauthorized(
-                f"The product {row.id!r} belongs to {row.owner_id!r}; {provider!r} cannot "
-                "publish it. Publish your own products, or act as their owner."
-            )
+        _require_owner(row.id, row.owner_id, provider)
         require_active(session, provider, now, "publish releases")
         party_signing_key(session, keys, provider)  # signs the entries: it must be here
         token = reservations.new_token()
         version = reservations.reserve(session, row.id, last_version(session, row.id) + 1, token)
-        return ReleasePlan(row.id, provider, version, mode, row.schema_name, row.suite_name, token)
+        return ReleasePlan(
+            row.id, provider, version, mode, row.schema_name, row.suite_name, token, public
+        )
+
+
+def _require_owner(product: str, owner: str, provider: str) -> None:
+    if owner != participant_id(provider):
+        raise Unauthorized(
+            f"The product {product!r} belongs to {owner!r}; {provider!r} cannot "
+            "publish it. Publish your own products, or act as their owner."
+        )
 
 
 def recipients(db: Database, keys: KeyStore, plan: ReleasePlan, now: datetime) -> list[Recipient]:
@@ -204,6 +228,7 @@ def record_publication(
     with db.transaction() as session:
         key = _lock_version(session, keys, plan)
         counted, late = count_deliveries(session, deliveries, now)
+        public = public_releases.use(session, plan.product_id, plan.version, plan.public)
         row = _release_row(plan, "accepted", release, now)
         session.add(row)
         session.flush()
@@ -215,7 +240,7 @@ def record_publication(
             "byte_size": release.bytes,
             "delivery_count": len(counted),
         }
-        facts = {**body, "objectKey": release.key}
+        facts = {**body, "objectKey": release.key, **public}
         _record(session, key, plan, "release.published", "ProductPublished", body, facts, now)
         for delivery, deliveries_made in counted:
             announce_delivery(session, key, plan, row, delivery, deliveries_made, now)

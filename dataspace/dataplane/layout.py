@@ -8,6 +8,7 @@ Key layout (see docs/adr/0005-release-objects-under-stable-keys.md)::
     <product>/<version>/views/<digest>.views.json                   the commit mark of the views
                                                                     derived together
     <product>/<version>/quality-report.json                         a quarantined release's report
+    <product>/<version>/desensitization-report.json|.html           a public-data release's report
 
 Every key derives from validated stable coordinates, never from the clock, so writing the same
 thing twice lands on the same key. How the bytes get there is :mod:`dataspace.dataplane.objects`.
@@ -38,6 +39,11 @@ def view_key(product: str, version: int, agreement: str) -> str:
 
 def report_key(product: str, version: int) -> str:
     return f"{product_id(product)}/{_version(version)}/quality-report.json"
+
+
+def desensitization_report_key(product: str, version: int, suffix: str = "json") -> str:
+    """A public-data release's desensitization report (``json``) or its page (``html``)."""
+    return f"{product_id(product)}/{_version(version)}/desensitization-report.{suffix}"
 
 
 def version_prefix(product: str, version: int) -> str:

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Protocol
 
 from dataspace.controlplane import releases, reservations
+from dataspace.controlplane.public_releases import PublicReleaseAuthorization
 from dataspace.controlplane.releases import (
     Delivery,
     QualityFacts,
@@ -49,7 +50,14 @@ class ReleaseDesk(Protocol):
     methods are idempotent for one reserved version, so a retry announces nothing twice.
     """
 
-    def plan(self, product_id: str, provider: str, mode: str, now: datetime) -> ReleasePlan: ...
+    def plan(
+        self,
+        product_id: str,
+        provider: str,
+        mode: str,
+        now: datetime,
+        authorization: PublicReleaseAuthorization | None = None,
+    ) -> ReleasePlan: ...
 
     def recipients(self, plan: ReleasePlan, now: datetime) -> list[Recipient]: ...
 
@@ -82,10 +90,18 @@ class LocalDesk:
 
     node: Node
 
-    def plan(self, product_id: str, provider: str, mode: str, now: datetime) -> ReleasePlan:
+    def plan(
+        self,
+        product_id: str,
+        provider: str,
+        mode: str,
+        now: datetime,
+        authorization: PublicReleaseAuthorization | None = None,
+    ) -> ReleasePlan:
         return releases.plan_release(
-            self.node.db, self.node.keys, product=product_id, provider=provider, mode=mode, now=now
-        )
+            self.node.db, self.node.keys, product=product_id, provider=provider, mode=mode,
+            now=now, authorization=authorization,
+        )  # fmt: skip
 
     def recipients(self, plan: ReleasePlan, now: datetime) -> list[Recipient]:
         return releases.recipients(self.node.db, self.node.keys, plan, now)

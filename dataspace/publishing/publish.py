@@ -13,7 +13,9 @@
    failure every object of the version is removed, the quality report is stored at
    ``<product>/<version>/quality-report.json``, the release is recorded as quarantined
    (ledger entry, ReleaseQuarantined event) and nothing is delivered
-   (docs/adr/0018-the-gate-checks-while-the-release-is-written.md);
+   (docs/adr/0018-the-gate-checks-while-the-release-is-written.md). A public-data release
+   publishes only the file its desensitization wrote (its SHA-256), and its report is written
+   beside it (``desensitization-report.json`` and ``.html``) in the same speculative write;
 5. **record** release, deliveries, counts, ledger entries and events in one transaction;
 6. **relay** the outbox once, so events go out at once when the broker is up. A broker that
    is down does not fail the publish: the events wait in the outbox for ``dataspace relay``.
@@ -54,17 +56,24 @@ import pyarrow.parquet as pq
 
 from dataspace.canonical import file_sha256
 from dataspace.controlplane import releases
+from dataspace.controlplane.public_releases import PublicReleaseAuthorization
 from dataspace.controlplane.releases import Delivery, QualityFacts, Recipient, ReleasePlan
 from dataspace.dataplane.handoff import Handoff
-from dataspace.dataplane.layout import StoredObject, report_key, version_prefix
+from dataspace.dataplane.layout import (
+    StoredObject,
+    desensitization_report_key,
+    report_key,
+    version_prefix,
+)
 from dataspace.dataplane.objects import ObjectStore
 from dataspace.dataplane.release import write_release
 from dataspace.dataplane.schema_check import check_input, read_input
 from dataspace.dataplane.tee import tee
 from dataspace.dataplane.views import ViewPass, ViewRequest
-from dataspace.errors import Conflict, InvalidInput
+from dataspace.errors import Conflict, InvalidInput, Refused
 from dataspace.identity.keystore import KeyStore
 from dataspace.node import Node
+from dataspace.publishing.desensitization_page import render
 from dataspace.publishing.desk import LocalDesk, Recorded, ReleaseDesk
 from dataspace.quality.gate import QualityReport, Suite, Validation
 from dataspace.store.types import utcnow
@@ -153,16 +162,18 @@ def publish(
     progress: Progress | None = None,
     now: datetime | None = None,
     desk: ReleaseDesk | None = None,
+    authorization: PublicReleaseAuthorization | None = None,
 ) -> PublishSummary:
     """Publish ``source`` as the next release of ``product_id`` (see the module docstring).
 
     ``desk`` is the control plane (this node's when None). The events go out through the
     node's one Kafka sender (a new idempotent producer costs about half a second against
-    Tansu, so a process that publishes often keeps one).
+    Tansu, so a process that publishes often keeps one). A public-data product needs the
+    ``authorization`` its desensitization recorded (:mod:`~dataspace.controlplane.public_releases`).
     """
     started, now, progress = time.monotonic(), now or utcnow(), progress or _Silent()
     desk = desk or LocalDesk(node)
-    plan = desk.plan(product_id, provider, mode, now)
+    plan = desk.plan(product_id, provider, mode, now, authorization)
     try:
         summary = _publish_reserved(node, desk, plan, source, progress, now)
     except BaseException:
@@ -188,11 +199,13 @@ def _publish_reserved(  # noqa: PLR0917 (a step of the story)
 ) -> PublishSummary:
     """Steps 2-6, while this publish holds the version (renewed after each long step)."""
     given = checked_input(node.product_schema(plan.schema_name), source)
+    require_desensitized(plan, source)
     store = node.release_store()
     recipients = desk.recipients(plan, now)
     requests = view_requests(node.keys, recipients)
     suite = node.suite(plan.suite_name)
     report, release, deliveries = write_with_views(store, suite, plan, given, requests, progress)
+    store_desensitization_report(store, plan)
     desk.renew(plan)
     if not report.passed:
         store.discard(version_prefix(plan.product_id, plan.version))
@@ -219,6 +232,30 @@ def checked_input(avro: dict[str, Any], source: Path) -> _Input:
     except PermissionError as exc:
         raise InvalidInput(f"The file {source} cannot be read ({exc.strerror}).") from exc
     return given
+
+
+def require_desensitized(plan: ReleasePlan, source: Path) -> None:
+    """A public-data release publishes exactly the file its desensitization wrote."""
+    if plan.public is None:
+        return
+    expected = plan.public.authorization.desensitized_sha256
+    if file_sha256(source) != expected:
+        raise Refused(
+            f"The file {source} is not the one desensitized for {plan.product_id} (SHA-256 "
+            f"{expected}); publish the file the authorized-operation path wrote."
+        )
+
+
+def store_desensitization_report(store: ObjectStore, plan: ReleasePlan) -> None:
+    """The report beside the release, exactly the bytes whose SHA-256 the ledger holds, and
+    its page; part of the speculative write (discarded with the version if the gate fails)."""
+    if plan.public is None:
+        return
+    document = plan.public.report
+    store.put(desensitization_report_key(plan.product_id, plan.version), document)
+    page = render(json.loads(document), report_sha256=plan.public.report_sha256,
+                  version=plan.version)  # fmt: skip
+    store.put(desensitization_report_key(plan.product_id, plan.version, "html"), page)
 
 
 def quarantine(  # noqa: PLR0917 (a step of the story; arguments in the order they are used)
