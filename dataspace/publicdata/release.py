@@ -1,50 +1,72 @@
 """Releasing public data to licensed operators (公共数据授权运营), as named steps.
 
 The ``public_data_authorized_release`` DAG calls these in order; each takes the node and
-plain values (paths, ids) and leaves a signed ledger entry by the product's authority:
+plain values (ids, paths, the source's connection facts) and leaves a signed ledger entry by
+the product's authority:
 
-1. :func:`authorize`: the scenario application is approved and in its term
-   (``public_release.authorized``); otherwise the release stops;
-2. :func:`ingest`: the authority's source extract is staged as Parquet, its SHA-256 and row
-   count recorded (``public_release.ingested``);
-3. :func:`desensitize`: the product's rules (``schemas/desensitization/<schema>.json``) are
-   applied with the product's pseudonym key from the key store; a k-anonymity violation stops
-   the release (``public_release.desensitized``);
-4. :func:`check_licences`: every agreement in force on the product is backed by an approved
+1. :func:`authorize`: the run's configuration names only known keys and a well-formed source;
+   the scenario application is approved and in its term (``public_release.authorized``);
+   otherwise the release stops;
+2. :func:`ingest_and_desensitize`: the authority's extract is read from its own store (an
+   object in its bucket, or a table or query in its database,
+   :mod:`dataspace.publicdata.sources`) into a private staging file
+   (``public_release.ingested``: the source, rows and SHA-256, never the contents); the
+   product's rules (``schemas/desensitization/<schema>.json``) are applied with the product's
+   pseudonym key; a k-anonymity violation stops the release. The raw file exists only inside
+   this step (:mod:`dataspace.publicdata.staging`). The desensitization report is recorded
+   (``public_release.desensitized``, :mod:`dataspace.controlplane.public_releases`), which is
+   the authorization the core asks of any release of public data;
+3. :func:`check_licences`: every agreement in force on the product is backed by an approved
    application in its term, so only licensed operators receive it;
-5. :func:`release`: the desensitized file goes through the delivery pipeline
-   (:func:`dataspace.publishing.publish.publish`): the expectation suite gates it, the release
-   is written once and every licensed operator gets its delivery.
+4. :func:`release`: the desensitized file goes through the delivery pipeline
+   (:func:`dataspace.publishing.publish.publish`) with that authorization: the expectation
+   suite gates it, the release and its report are written once and every licensed operator
+   gets its delivery.
 
 A step that refuses records ``public_release.stopped`` with the reason and raises
-:class:`~dataspace.errors.Refused`; nothing after it runs and nothing is published.
+:class:`~dataspace.errors.Refused` (or InvalidInput for a malformed request); nothing after it
+runs and nothing is published.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dataspace.canonical import file_sha256
+from dataspace import faults
 from dataspace.controlplane import agreements, applications
 from dataspace.controlplane.catalog import show_product
 from dataspace.controlplane.evidence import Change, record
 from dataspace.controlplane.participants import party_signing_key
 from dataspace.controlplane.read_models import ProductView
-from dataspace.errors import Refused
+from dataspace.errors import InvalidInput, Refused
 from dataspace.node import Node
-from dataspace.private_paths import private_directory
+from dataspace.publicdata.sources import ConnectionFacts, SourceRequest, parse_source
 from dataspace.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
+# What a run's configuration may hold; anything else is refused, never ignored.
+CONF_KEYS = ("application", "source")
+STAGED_POINT = "public_release.staged"  # fault point: the raw extract is staged, not yet used
 
-def staging_dir(node: Node, application: str, run: str) -> Path:
-    """Where one run keeps its files: under the node's state directory, per application and run."""
-    safe_run = hashlib.sha256(run.encode()).hexdigest()[:16]
-    return node.settings.state_dir / "staging" / "public-release" / application / safe_run
+
+def check_conf(conf: Mapping[str, Any]) -> SourceRequest:
+    """The run's source, if the configuration names only known keys; InvalidInput otherwise."""
+    unknown = sorted(set(conf) - set(CONF_KEYS))
+    if unknown:
+        raise InvalidInput(
+            f"The run's configuration has unknown keys {', '.join(unknown)}; give only "
+            f"{' and '.join(CONF_KEYS)} (the source names the authority's own data)."
+        )
+    if conf.get("source") is None:
+        raise InvalidInput(
+            'The run names no source; add "source": {"connection": …, "object": …} (or '
+            '"table" or "query") for the authority\'s own data.'
+        )
+    return parse_source(conf["source"])
 
 
 def authorize(node: Node, application: str) -> dict[str, Any]:
@@ -61,49 +83,61 @@ def authorize(node: Node, application: str) -> dict[str, Any]:
     facts = {"scenario": view.scenario, "purpose": view.purpose, "tier": view.tier,
              "agreement_id": view.agreement_id}  # fmt: skip
     _evidence(node, owner, "public_release.authorized", (application, view.product_id), facts)
-    return {"application": application, "product": view.product_id, "authority": owner}
+    return {"application": application, "product": view.product_id, "authority": owner,
+            "operator": view.applicant}  # fmt: skip
 
 
-def ingest(node: Node, plan: dict[str, Any], target: Path, enterprises: int | None) -> str:
-    """Stage the source extract as Parquet at ``target``; return its path."""
-    import pyarrow.parquet as pq  # noqa: PLC0415 (tasks import heavy modules when they run)
-
-    from dataspace.publicdata.dataset import monthly_readings  # noqa: PLC0415
-
-    table = monthly_readings(enterprises)
-    private_directory(target.parent)
-    pq.write_table(table, target, compression="zstd")
-    facts = {"rows": table.num_rows, "sha256": file_sha256(target), "source": "dataset-2025"}
-    subjects = (plan["application"], plan["product"])
-    _evidence(node, plan["authority"], "public_release.ingested", subjects, facts)
-    return str(target)
-
-
-def desensitize(node: Node, plan: dict[str, Any], source: Path, target: Path) -> str:
-    """Apply the product's rules to ``source``; write ``target``; Refused on a violation."""
-    from dataspace.dataplane.schema_check import arrow_schema, load_avro_schema  # noqa: PLC0415
-    from dataspace.desensitize.pipeline import desensitize_file  # noqa: PLC0415
-    from dataspace.desensitize.rules import load_rules  # noqa: PLC0415
+def ingest_and_desensitize(
+    node: Node,
+    plan: dict[str, Any],
+    request: SourceRequest,
+    connection: ConnectionFacts,
+    directory: Path,
+) -> dict[str, Any]:
+    """Stage the authority's extract, desensitize it into ``directory``, record the report;
+    return the authorization the release needs (see the module doc)."""
+    from dataspace.publicdata.desensitization import desensitize_staged  # noqa: PLC0415
+    from dataspace.publicdata.sources import open_source, stage  # noqa: PLC0415
+    from dataspace.publicdata.staging import raw_extract  # noqa: PLC0415
 
     product = _product(node, plan["product"])
-    rules = load_rules(
-        node.settings.schemas_dir / "desensitization" / f"{product.schema_name}.json"
-    )
-    schema_path = node.settings.schemas_dir / "products" / f"{product.schema_name}.avsc"
-    schema = arrow_schema(load_avro_schema(schema_path))
-    subjects = (plan["application"], plan["product"])
-    try:
-        report = desensitize_file(
-            source, target, rules, node.keys.pseudonym_key(product.product_id), schema
-        )
-    except Refused as refusal:
-        stop(node, product.owner, product.product_id, plan["application"],
-             "desensitize", str(refusal))  # fmt: skip
-        raise
-    facts = {**rules.facts(), **report.facts(), "sha256": file_sha256(target)}
-    _evidence(node, product.owner, "public_release.desensitized", subjects, facts)
-    log.info("desensitized", extra={"product": plan["product"], **report.facts()})
-    return str(target)
+    work = desensitize_staged(node, product)
+    target = directory / "desensitized.parquet"
+    with raw_extract(directory) as raw:
+        try:
+            staged = stage(open_source(request, connection), raw, work.input_schema)
+        except (InvalidInput, Refused) as refusal:
+            stop(node, product.owner, product.product_id, plan["application"], "ingest",
+                 str(refusal))  # fmt: skip
+            raise
+        facts = {"source": staged.source, "rows": staged.rows, "sha256": staged.sha256}
+        _evidence(node, product.owner, "public_release.ingested",
+                  (plan["application"], product.product_id), facts)  # fmt: skip
+        faults.reach(STAGED_POINT)
+        try:
+            report = work.run(plan, staged, target)
+        except Refused as refusal:
+            stop(node, product.owner, product.product_id, plan["application"], "desensitize",
+                 str(refusal))  # fmt: skip
+            raise
+    return _record_report(node, plan, report, target)
+
+
+def _record_report(
+    node: Node, plan: dict[str, Any], report: dict[str, Any], target: Path
+) -> dict[str, Any]:
+    from dataspace.controlplane import public_releases  # noqa: PLC0415
+
+    authorization = public_releases.record_desensitization(
+        node.db, node.keys, application=plan["application"], report=report,
+        desensitized_sha256=report["desensitized_sha256"],
+    )  # fmt: skip
+    log.info("desensitized", extra={"product": plan["product"], **report["rows"]})
+    return {
+        "desensitization_id": authorization.desensitization_id,
+        "desensitized_sha256": authorization.desensitized_sha256,
+        "path": str(target),
+    }
 
 
 def check_licences(node: Node, plan: dict[str, Any]) -> list[str]:
@@ -127,13 +161,18 @@ def check_licences(node: Node, plan: dict[str, Any]) -> list[str]:
     return sorted(licensed)
 
 
-def release(node: Node, plan: dict[str, Any], desensitized: Path) -> dict[str, Any]:
+def release(node: Node, plan: dict[str, Any], authorized: dict[str, Any]) -> dict[str, Any]:
     """Publish through the delivery pipeline (quality gate, write once, deliveries, events)."""
+    from dataspace.controlplane.public_releases import PublicReleaseAuthorization  # noqa: PLC0415
     from dataspace.publishing.publish import publish  # noqa: PLC0415
 
-    summary = publish(
-        node, product_id=plan["product"], provider=plan["authority"], source=desensitized
+    authorization = PublicReleaseAuthorization(
+        authorized["desensitization_id"], authorized["desensitized_sha256"]
     )
+    summary = publish(
+        node, product_id=plan["product"], provider=plan["authority"],
+        source=Path(authorized["path"]), authorization=authorization,
+    )  # fmt: skip
     result = {
         "product": summary.product_id,
         "version": summary.version,

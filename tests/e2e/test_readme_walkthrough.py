@@ -15,8 +15,9 @@ configuration file and names its reader the same way (``settlement-rules`` or ``
 
 The Airflow section runs too, although it is half of this test's time (about 2.2 of 4.5
 minutes on an idle two-core machine; 8 minutes when other tests load it): it is the only
-check that a reader's shell reaches the stack's Airflow (``dataspace airflow dags trigger``).
-The run it triggers is not waited for; the DAG's steps are tests/e2e/test_public_data_release.py.
+check that a reader's shell reaches the stack's Airflow, and the public-data release it shows is
+run by the scheduler and waited for (``dataspace application release`` exits non-zero when the
+run fails); the DAG's steps in detail are tests/e2e/test_public_data_release.py.
 """
 
 from __future__ import annotations
@@ -196,4 +197,6 @@ def check_development_mode(directory: Path, out: str) -> None:
         assert {row["supplier_id"] for row in pq.read_table(landed).to_pylist()} == {supplier}
     assert re.search(r'"agreement_id":\s*"agr-', out)  # the API answered supplier-01
     assert "public_data_authorized_release" in out  # the run the reader's shell triggered
+    assert re.search(r"state\W+success", out)  # ... which the scheduler ran to the end
+    assert re.search(r"smallest class\W+\d", out)  # its report, as the licensed operator reads it
     assert list((directory / ".dataspace" / "run").glob("*.pid")) == []  # `dataspace down`

@@ -3,12 +3,19 @@ on a test's own node (``airflow_node``): what the public-data release tests shar
 
 from __future__ import annotations
 
+import io
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import boto3
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 from sqlalchemy import select
 
+from dataspace.config import S3Endpoint, Settings
 from dataspace.controlplane import applications, participants
 from dataspace.controlplane.applications import ApplicationView, Scenario
 from dataspace.identity.keys import SigningKey
@@ -19,6 +26,8 @@ from tests.fixtures.airflow import AirflowNode
 AUTHORITY = "js-data-bureau"
 OPERATORS = ("op-grid-analytics", "op-carbon-credit", "op-unlicensed")
 SCHEMA = "public_energy_emissions"
+EXTRACTS = "js-bureau-extracts"  # the authority's own bucket of extracts
+S3_CONNECTION = "js_bureau_s3"  # the Airflow connection to the authority's S3 user
 OPERATOR_OFFER: dict[str, Any] = {
     "uid": "urn:policy:public-energy",
     "permission": [
@@ -94,3 +103,35 @@ def make_public_world(node: AirflowNode, unique: str) -> PublicWorld:
     product = f"energy-{unique}"
     node.space.product(product, owner=AUTHORITY, schema=SCHEMA, offers=(OPERATOR_OFFER,))
     return PublicWorld(node, product)
+
+
+def authority_s3(stack: Settings) -> S3Endpoint:
+    """The authority's own S3 user on the embedded store (the stack's keys on an external one)."""
+    if not stack.s3_embedded:
+        return stack.s3()
+    from dataspace.stack.s3_users import ensure_s3_user  # noqa: PLC0415
+
+    return ensure_s3_user(stack, AUTHORITY).s3
+
+
+def upload_extract(endpoint: S3Endpoint, table: pa.Table, key: str) -> str:
+    """Put ``table`` into the authority's bucket as CSV or Parquet (by ``key``'s suffix);
+    return the object's ``bucket/key``."""
+    sink = io.BytesIO()
+    if key.endswith(".csv"):
+        pa_csv.write_csv(table, sink)
+    else:
+        pq.write_table(table, sink)
+    client = boto3.client("s3", **endpoint.boto3_kwargs())
+    if EXTRACTS not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
+        client.create_bucket(Bucket=EXTRACTS)
+    client.put_object(Bucket=EXTRACTS, Key=key, Body=sink.getvalue())
+    return f"{EXTRACTS}/{key}"
+
+
+def s3_connection(endpoint: S3Endpoint) -> str:
+    """``AIRFLOW_CONN_…`` JSON of an aws-type connection with the authority's keys."""
+    return json.dumps({
+        "conn_type": "aws", "login": endpoint.access_key,
+        "password": endpoint.secret_key.get_secret_value(), "extra": {"endpoint_url": endpoint.url},
+    })  # fmt: skip
