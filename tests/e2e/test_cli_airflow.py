@@ -22,6 +22,7 @@ from tests.helpers import DATASPACE, free_port_block
 
 pytestmark = pytest.mark.e2e
 
+OFFER = Path(__file__).resolve().parents[2] / "examples" / "offers" / "public-energy-emissions.json"
 UP_TIMEOUT = 480  # standalone migrates SQLite and starts four processes on a busy machine
 
 
@@ -73,6 +74,7 @@ def test_up_with_airflow_prints_the_ui_and_login_and_down_stops_it(
         assert status.returncode == 0, status.stdout
         (row,) = [line for line in status.stdout.splitlines() if "Airflow" in line]
         assert "running" in row
+        assert_a_failed_release_says_why(env)
     finally:
         down = run(["down"], env)
     assert down.returncode == 0
@@ -80,6 +82,40 @@ def test_up_with_airflow_prints_the_ui_and_login_and_down_stops_it(
     assert not port_in_use("127.0.0.1", port)
     assert list((tmp_path / "run").glob("*.pid")) == []
     assert "Airflow" not in run(["status"], env).stdout
+
+
+def assert_a_failed_release_says_why(env: dict[str, str]) -> None:
+    """`application release` runs the DAG on this Airflow (the scheduler, not dag.test()),
+    waits, and when a task fails prints that task's own sentence and exits non-zero."""
+    for args in (
+        ["operator", "init", "--name", "枢纽", "--uscc", "12320000MB0000001D", "--region", "CN-JS"],
+        ["participant", "register", "--id", "js-data-bureau", "--name", "数据局",
+         "--uscc", "11320000MB0000002K", "--role", "public_data_authority", "--region", "CN-JS"],
+        ["participant", "register", "--id", "op-grid", "--name", "运营商",
+         "--uscc", "91320100MA0000004L", "--role", "authorized_operator", "--region", "CN-JS"],
+        ["participant", "admit", "js-data-bureau"],
+        ["participant", "admit", "op-grid"],
+        ["product", "create", "--id", "energy-emissions", "--as", "js-data-bureau",
+         "--title-zh", "企业用电与排放", "--title-en", "Energy", "--schema",
+         "public_energy_emissions", "--suite", "public_energy_emissions", "--cadence", "monthly",
+         "--offer", str(OFFER)],
+    ):  # fmt: skip
+        done = run(args, env)
+        assert done.returncode == 0, done.stdout + done.stderr
+    applied = run(["application", "apply", "--as", "op-grid", "--product", "energy-emissions",
+                   "--scenario", "park-carbon", "--purpose", "carbon-accounting",
+                   "--from", "2026-01-01T00:00:00Z", "--until", "2030-01-01T00:00:00Z",
+                   "--json"], env)  # fmt: skip
+    application = json.loads(applied.stdout)["application_id"]
+    approved = run(["application", "approve", "--as", "js-data-bureau", application], env)
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+
+    released = run(["application", "release", application, "--connection", "nowhere_s3",
+                    "--object", "extracts/energy.csv"], env, timeout=600)  # fmt: skip
+
+    assert released.returncode == 9, released.stdout + released.stderr
+    assert "ingest_and_desensitize" in released.stdout  # the task that failed
+    assert "Airflow has no connection 'nowhere_s3'" in released.stderr
 
 
 def listening_hosts(port: int) -> set[str]:
