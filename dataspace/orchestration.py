@@ -119,6 +119,17 @@ def airflow_environment(
     }
 
 
+def node_airflow_environment(settings: Settings) -> dict[str, str]:
+    """This process's environment with the node's Airflow one, for running the ``airflow``
+    command on it; ConfigError (one sentence) if ``up --with-airflow`` never made it."""
+    if not (settings.airflow_home / "airflow.db").exists():
+        raise ConfigError(
+            f"There is no Airflow in {settings.state_dir} yet; start it with "
+            "`dataspace up --with-airflow`."
+        )
+    return {**os.environ, **airflow_environment(settings, settings.airflow_home)}
+
+
 def write_airflow_config(settings: Settings, home: Path) -> Path:
     """Write ``home/airflow.cfg`` (0600: it names the metadata database) with
     :func:`airflow_options`, so that the plain ``airflow`` command with this AIRFLOW_HOME sees

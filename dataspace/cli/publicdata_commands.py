@@ -99,12 +99,13 @@ def _store_connection(settings: Settings, participant: str, connection: str) -> 
     import json  # noqa: PLC0415
     import tempfile  # noqa: PLC0415
 
+    from dataspace.orchestration import node_airflow_environment  # noqa: PLC0415
     from dataspace.private_paths import open_private, private_directory  # noqa: PLC0415
     from dataspace.publicdata.sources import check_connection_id  # noqa: PLC0415
     from dataspace.stack.s3_users import ensure_s3_user  # noqa: PLC0415
 
     check_connection_id(connection)
-    environment = _airflow_environment(settings)
+    environment = node_airflow_environment(settings)
     credentials = ensure_s3_user(settings, participant)
     facts = {
         "conn_type": "aws",
@@ -127,21 +128,6 @@ def _store_connection(settings: Settings, participant: str, connection: str) -> 
             f"`dataspace airflow connections list` and {settings.airflow_home}."
         )
     return {"connection": connection, "action": "replaced" if existed else "added", **facts}
-
-
-def _airflow_environment(settings: Settings) -> dict[str, str]:
-    """The environment `dataspace airflow` runs Airflow with; ConfigError without one."""
-    import os  # noqa: PLC0415
-
-    from dataspace.errors import ConfigError  # noqa: PLC0415
-    from dataspace.orchestration import airflow_environment  # noqa: PLC0415
-
-    if not (settings.airflow_home / "airflow.db").exists():
-        raise ConfigError(
-            f"There is no Airflow in {settings.state_dir} yet; start it with "
-            "`dataspace up --with-airflow`."
-        )
-    return {**os.environ, **airflow_environment(settings, settings.airflow_home)}
 
 
 def _airflow(environment: dict[str, str], *args: str) -> Any:

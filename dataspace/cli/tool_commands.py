@@ -58,21 +58,13 @@ def airflow(context: typer.Context) -> None:
 
     For example: dataspace airflow dags list-runs public_data_authorized_release
     """
-    import os  # noqa: PLC0415
     import subprocess  # noqa: PLC0415
 
     from dataspace.config import load_settings  # noqa: PLC0415
-    from dataspace.errors import ConfigError  # noqa: PLC0415
-    from dataspace.orchestration import airflow_environment  # noqa: PLC0415
+    from dataspace.orchestration import node_airflow_environment  # noqa: PLC0415
     from dataspace.stack.components import venv_script  # noqa: PLC0415
 
-    settings = load_settings()
-    if not (settings.airflow_home / "airflow.db").exists():
-        raise ConfigError(
-            f"There is no Airflow in {settings.state_dir} yet; start it with "
-            "`dataspace up --with-airflow`."
-        )
-    env = {**os.environ, **airflow_environment(settings, settings.airflow_home)}
+    env = node_airflow_environment(load_settings())
     done = subprocess.run([venv_script("airflow"), *context.args], env=env, check=False)
     if done.returncode:
         raise typer.Exit(done.returncode)

@@ -43,8 +43,7 @@ def staging_root(state_dir: Path) -> Path:
 
 def run_directory(state_dir: Path, application: str, run: str) -> Path:
     """The run's own directory (0700), created if missing."""
-    safe_run = hashlib.sha256(run.encode()).hexdigest()[:16]
-    return private_directory(staging_root(state_dir) / application / safe_run)
+    return private_directory(_run_path(state_dir, application, run))
 
 
 @contextmanager
@@ -60,8 +59,13 @@ def raw_extract(directory: Path, name: str = "source.parquet") -> Iterator[Path]
 
 def remove_run(state_dir: Path, application: str, run: str) -> None:
     """Remove the run's directory and everything in it (nothing left to remove is fine)."""
+    shutil.rmtree(_run_path(state_dir, application, run), ignore_errors=True)
+
+
+def _run_path(state_dir: Path, application: str, run: str) -> Path:
+    """A run id holds ``:`` and ``+`` (``manual__2026-…+00:00``): its digest names the directory."""
     safe_run = hashlib.sha256(run.encode()).hexdigest()[:16]
-    shutil.rmtree(staging_root(state_dir) / application / safe_run, ignore_errors=True)
+    return staging_root(state_dir) / application / safe_run
 
 
 def sweep(state_dir: Path, keep: Path | None = None) -> list[Path]:

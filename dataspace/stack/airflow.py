@@ -15,12 +15,10 @@ from __future__ import annotations
 import json
 import os
 import sysconfig
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 from dataspace.config import CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE, Settings
+from dataspace.errors import ServiceError
 from dataspace.orchestration import airflow_environment, write_airflow_config
 from dataspace.stack.components import Component, Service, http_ok, venv_script
 
@@ -98,33 +96,15 @@ def service(settings: Settings) -> Service:
 def dags_stored(settings: Settings) -> bool:
     """Whether Airflow's API lists a DAG for every file of the DAG folder (each file is named
     after its DAG id): until then ``airflow dags trigger`` answers that the DAG is not found."""
-    credentials = login(settings)
-    if credentials is None:
-        return False
+    from dataspace.stack.airflow_api import AirflowApi  # noqa: PLC0415 (it imports this module)
+
     expected = {path.stem for path in settings.dags_dir.glob("*.py") if path.stem[0] != "_"}
     try:
-        token = _post_json(
-            f"{ui_url(settings)}/auth/token",
-            dict(zip(("username", "password"), credentials, strict=True)),
-        )["access_token"]
-        listed = _get_json(f"{ui_url(settings)}/api/v2/dags?limit=1000", token)
-    except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError):
+        api = AirflowApi(settings, timeout=HEALTH_TIMEOUT_SECONDS)
+        listed = api.get("/api/v2/dags?limit=1000")
+    except (ServiceError, ValueError, KeyError, TypeError):  # not up, or not answering yet
         return False
     return expected <= {dag.get("dag_id") for dag in listed.get("dags", [])}
-
-
-def _post_json(url: str, body: dict[str, str]) -> Any:
-    request = urllib.request.Request(  # noqa: S310 (a loopback URL we built)
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=HEALTH_TIMEOUT_SECONDS) as response:  # noqa: S310
-        return json.load(response)
-
-
-def _get_json(url: str, token: str) -> Any:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
-    with urllib.request.urlopen(request, timeout=HEALTH_TIMEOUT_SECONDS) as response:  # noqa: S310
-        return json.load(response)
 
 
 def _path() -> str:

@@ -33,8 +33,9 @@ class RunOutcome:
 
 
 class AirflowApi:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, timeout: float = TIMEOUT_SECONDS) -> None:
         self.base = ui_url(settings)
+        self.timeout = timeout
         credentials = login(settings)
         if credentials is None:
             raise ServiceError(
@@ -43,6 +44,10 @@ class AirflowApi:
             )
         body = dict(zip(("username", "password"), credentials, strict=True))
         self.token = self._call("POST", "/auth/token", body, auth=False)["access_token"]
+
+    def get(self, path: str) -> Any:
+        """The JSON answer to ``GET path`` (e.g. ``/api/v2/dags``)."""
+        return self._call("GET", path)
 
     def trigger(self, dag_id: str, conf: dict[str, Any]) -> str:
         """Start a run of ``dag_id`` with ``conf``; its run id."""
@@ -92,7 +97,7 @@ class AirflowApi:
             self.base + path, data=data, headers=headers, method=method
         )
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
                 return json.load(response)
         except urllib.error.HTTPError as refused:
             detail = refused.read().decode("utf-8", "replace")[:500]
