@@ -494,7 +494,7 @@ def _paced(
 
 def events_ours(settings: Settings, run: dict[str, Any]) -> dict[str, Any]:
     """Signed DeliveryAnnounced: encode + sign, outbox commit, relay, consume, verify, decode."""
-    topic = default_registry().topic("DeliveryAnnounced")
+    topic = default_registry().topic("DeliveryAnnounced", "sup-001")  # _announcement's
     tag = f"ev{os.getpid()}"
     with Database(settings.effective_database_url) as db:
         keys = KeyStore(settings.keys_dir)

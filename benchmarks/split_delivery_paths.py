@@ -157,7 +157,7 @@ class Watch:
     def announced(self, began: float) -> dict[str, float]:
         """When the control plane recorded the newest announcement to the subscriber (its
         outbox row, written with the release) and when it relayed it to Kafka."""
-        topic = default_registry().topic("DeliveryAnnounced")
+        topic = default_registry().topic("DeliveryAnnounced", self.subscriber)
         newest = (
             select(OutboxRow.created_at, OutboxRow.sent_at)
             .where(OutboxRow.topic == topic, OutboxRow.key == self.subscriber)

@@ -16,7 +16,7 @@ from typing import Any
 from airflow.providers.apache.kafka.triggers.msg_queue import KafkaMessageQueueTrigger
 from airflow.sdk import Asset, AssetWatcher, dag, get_current_context, task
 
-# ROUTES["ReleaseQuarantined"].topic in dataspace.events.registry, written out because
+# ROUTES["ReleaseQuarantined"].topic() in dataspace.events.registry, written out because
 # importing the registry would parse Avro schemas whenever this file is parsed (a test
 # checks that the two agree).
 QUARANTINED_TOPIC = "dataspace.releases.quarantined.v1"

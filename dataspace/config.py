@@ -187,6 +187,14 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Extra librdkafka client options (JSON object), e.g. security settings.",
     )
+    kafka_participant_principals: bool = Field(
+        default=False,
+        description="The hub gives each admitted participant its own Kafka principal "
+        "(SASL/SCRAM-SHA-512), its own topics and ACLs, and takes the ACLs away on suspension. "
+        "Needs a broker that authenticates and authorizes (Apache Kafka with SASL and an "
+        "authorizer) and kafka_options holding the hub's own admin principal; the embedded "
+        "broker authenticates no one, so there every client reads every topic.",
+    )
     kafka_fetch_wait_max_ms: int | None = Field(
         default=None,
         ge=0,

@@ -22,6 +22,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,14 @@ class Federation(Closing):
     root: Path
     stack: Settings
     hub_port: int = field(default_factory=free_port)
+    # Settings of the hub beyond the stack's addresses (DATASPACE_* names), e.g. its database
+    # or its Kafka principal on a production-like stack.
+    hub_settings: dict[str, str] = field(default_factory=dict)
+    # Extra `connector init` options per participant (its own database, say).
+    connector_options: Callable[[str], list[str]] = lambda _participant: []
+    # A provider's own S3 user and bucket as `connector init` options; the embedded store's
+    # by default (dataspace.stack.s3_users).
+    own_store: Callable[[str], list[str]] | None = None
     parties: dict[str, Party] = field(default_factory=dict)
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
 
@@ -93,6 +102,7 @@ class Federation(Closing):
             "DATASPACE_S3_ENDPOINT": s3.url,
             "DATASPACE_S3_ACCESS_KEY": s3.access_key,
             "DATASPACE_S3_SECRET_KEY": s3.secret_key.get_secret_value(),
+            **self.hub_settings,
         }
 
     # -- commands ---------------------------------------------------------------------------
@@ -169,23 +179,18 @@ class Federation(Closing):
             args += ["--role", role]
         for chain in chains:
             args += ["--chain", chain]
+        args += self.connector_options(participant)
         if provider:
-            args += [*self._own_store(participant), "--endpoint", party.endpoint or ""]
+            if self.own_store is not None:
+                args += self.own_store(participant)
+            else:
+                args += _embedded_store(participant, self.stack)
+            args += ["--endpoint", party.endpoint or ""]
         elif served:
             args += ["--endpoint", party.endpoint or ""]
         self.connector(party, *args)
         self.parties.setdefault(participant, party)
         return party
-
-    def _own_store(self, participant: str) -> list[str]:
-        from dataspace.stack.s3_users import ensure_s3_user  # noqa: PLC0415
-
-        own = ensure_s3_user(self.stack, participant)
-        return [
-            "--s3-endpoint", own.s3.url, "--s3-access-key", own.access_key,
-            "--s3-secret-key", own.secret_key.get_secret_value(),
-            "--bucket", f"{participant}-releases",
-        ]  # fmt: skip
 
     # -- long-running processes -------------------------------------------------------------
 
@@ -251,6 +256,17 @@ class Federation(Closing):
     def close(self) -> None:
         for name in list(self._processes):
             self.stop(name)
+
+
+def _embedded_store(participant: str, stack: Settings) -> list[str]:
+    from dataspace.stack.s3_users import ensure_s3_user  # noqa: PLC0415
+
+    own = ensure_s3_user(stack, participant)
+    return [
+        "--s3-endpoint", own.s3.url, "--s3-access-key", own.access_key,
+        "--s3-secret-key", own.secret_key.get_secret_value(),
+        "--bucket", f"{participant}-releases",
+    ]  # fmt: skip
 
 
 def clean_environment() -> dict[str, str]:

@@ -66,6 +66,8 @@ class Node(Closing):
     _stores: dict[str, ObjectStore] = field(default_factory=dict, repr=False)
     _sender: KafkaSender | None = field(default=None, repr=False)
     _making: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # One relay at a time per node: the outbox keeps each key's order only so.
+    _relaying: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def artifacts(self) -> Artifacts:
@@ -127,22 +129,34 @@ class Node(Closing):
         from dataspace.store import outbox  # noqa: PLC0415
 
         sent, error = 0, None
-        try:
-            sender = self.sender()
-            while True:
-                result = relay_once(self.db, sender)
-                sent += result.sent
-                if result.failed:
-                    error = (
-                        f"Kafka at {self.settings.bootstrap_servers} did not acknowledge the events"
-                    )
-                if result.failed or result.claimed == 0:
-                    break
-        except ServiceError as exc:
-            error = str(exc)
+        with self._relaying:
+            try:
+                sender = self.sender()
+                while True:
+                    result = relay_once(self.db, sender)
+                    sent += result.sent
+                    if result.failed:
+                        error = (
+                            f"Kafka at {self.settings.bootstrap_servers} did not acknowledge "
+                            "the events"
+                        )
+                    if result.failed or result.claimed == 0:
+                        break
+            except ServiceError as exc:
+                error = str(exc)
         with self.db.transaction() as session:
             pending = outbox.pending_count(session)
         return Flushed(sent, pending, error)
+
+    def relay_pending(self) -> Flushed | None:
+        """:meth:`flush_outbox` if the outbox holds anything (what is due is sent; what waits
+        for its retry time stays); None, without touching Kafka, if it is empty."""
+        from dataspace.store import outbox  # noqa: PLC0415
+
+        with self.db.transaction(read_only=True) as session:
+            if outbox.pending_count(session) == 0:
+                return None
+        return self.flush_outbox()
 
     def send_outbox(self) -> int:
         """Send everything the outbox holds; ServiceError if the broker did not take it (for

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from dataspace.adapters.kafka import ensure_topics
 from dataspace.closing import Closing
 from dataspace.config import Settings
 from dataspace.errors import ServiceError
@@ -171,9 +172,20 @@ class KafkaSender(Closing):
         self, settings: Settings, timeout: float = SENDER_TIMEOUT_SECONDS, **overrides: str
     ) -> None:
         options = {"linger.ms": "5", **overrides}
+        self._settings = settings
         self._producer = EventProducer(settings, delivery_timeout=timeout, **options)
+        self._topics: set[str] = set()  # known to exist: checked once per sender
 
     def send(self, records: Sequence[OutgoingRecord]) -> list[str | None]:
+        # A participant's own topics (events addressed to it) are made at its first event;
+        # a broker that does not create topics on demand would otherwise refuse them.
+        new = {record.topic for record in records} - self._topics
+        if new:
+            try:
+                ensure_topics(self._settings, new)
+            except ServiceError as exc:
+                return [str(exc)] * len(records)
+            self._topics |= new
         return [
             None if report is None else report.str() for report in self._producer.deliver(records)
         ]

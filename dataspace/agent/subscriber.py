@@ -81,6 +81,11 @@ def group_for(subscriber: str) -> str:
     return f"dataspace-subscriber-{subscriber}"
 
 
+def announcements_topic(subscriber: str) -> str:
+    """The subscriber's own topic of DeliveryAnnounced events: no one else's arrive there."""
+    return default_registry().topic("DeliveryAnnounced", subscriber)
+
+
 @dataclass(frozen=True)
 class SubscribeOptions:
     once: bool = False
@@ -189,7 +194,7 @@ def subscribe(
     started = time.monotonic()
     stop = stop or threading.Event()
     group = options.group_id or group_for(control.subscriber)
-    ensure_topics(settings, [*default_registry().topics(), dead_letter_topic(group)])
+    ensure_topics(settings, [announcements_topic(control.subscriber), dead_letter_topic(group)])
     summary = SubscribeSummary(control.subscriber, watcher=watcher or NoWatcher())
     with _workers(settings, control, landing, options, group, progress, stop) as (worker, pool):
         try:
@@ -273,7 +278,7 @@ class _Loop:
         self._own_finished = False
 
     def run(self) -> None:
-        topic = default_registry().topic("DeliveryAnnounced")
+        topic = announcements_topic(self._summary.subscriber)
         told = self._summary.watcher.assigned
         with GroupConsumer(self._settings, self._group, [topic], on_assign=told) as consumer:
             try:

@@ -8,8 +8,10 @@ are at most 4 MiB and headers 8 KiB each (:mod:`dataspace.api.errors`, :mod:`dat
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import logging
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 
 from fastapi import FastAPI
 
@@ -26,15 +28,27 @@ from dataspace.api import (
 )
 from dataspace.api.errors import install as answer_errors_in_one_format
 from dataspace.config import Settings
-from dataspace.node import open_node
+from dataspace.node import Node, open_node
+
+log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings) -> FastAPI:
+# How often the serving hub looks for events still in its outbox (failed sends wait for their
+# retry time, receipts for the next look): the hub is the only writer of events.
+RELAY_INTERVAL_SECONDS = 1.0
+
+
+def create_app(settings: Settings, *, relay_outbox: bool = False) -> FastAPI:
+    """The API; with ``relay_outbox`` (``hub serve``) it also relays its outbox in the
+    background, so events a request could not send (Kafka down, a broker lost) go out as soon
+    as Kafka takes them, not at the next publish."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with open_node(settings) as node:
             app.state.node = node  # the routers take the parts they need from it
-            yield
+            with _relaying(node) if relay_outbox else nullcontext():
+                yield
 
     app = FastAPI(
         title="Dataspace control plane",
@@ -53,3 +67,23 @@ def create_app(settings: Settings) -> FastAPI:
         return {"status": "ok"}
 
     return app
+
+
+@contextmanager
+def _relaying(node: Node) -> Iterator[None]:
+    stop = threading.Event()
+
+    def relay() -> None:
+        while not stop.wait(RELAY_INTERVAL_SECONDS):
+            try:
+                node.relay_pending()
+            except Exception:  # a database hiccup: log it, look again at the next interval
+                log.exception("relaying the outbox failed; trying again")
+
+    thread = threading.Thread(target=relay, name="outbox-relay", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

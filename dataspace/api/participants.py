@@ -15,6 +15,7 @@ from dataspace.controlplane import standing
 from dataspace.controlplane.acting import acting
 from dataspace.errors import InvalidInput, Unauthorized
 from dataspace.identity.membership import Registration
+from dataspace.operations import kafka_principals
 
 router = APIRouter(prefix="/participants", tags=["participants"])
 
@@ -110,6 +111,17 @@ def credential(participant_id: str, who: AnyStandingDep, db: DatabaseDep) -> dic
     return service.credential(db, participant_id)
 
 
+@router.get(
+    "/{participant_id}/kafka-credentials",
+    summary="The participant's own Kafka principal (itself only, while admitted).",
+)
+def kafka_credentials(participant_id: str, who: AnyStandingDep, request: Request) -> dict[str, Any]:
+    if who.participant_id != participant_id:
+        raise Unauthorized(f"Only {participant_id} may fetch its own Kafka credentials.")
+    standing.require_standing(who.participant_id, who.status)
+    return kafka_principals.credentials(request.app.state.node, participant_id)
+
+
 @router.get("", summary="Every registered participant (public registry).")
 def list_participants(_who: CallerDep, db: DatabaseDep) -> list[dict[str, Any]]:
     return [view.to_json() for view in service.list_participants(db)]
@@ -141,18 +153,33 @@ def register(
 def admit(
     participant_id: str, _operator: OperatorDep, db: DatabaseDep, request: Request
 ) -> dict[str, Any]:
-    return service.admit(db, request.app.state.node.keys, participant_id).to_json()
+    node = request.app.state.node
+    view = service.admit(db, node.keys, participant_id)
+    return {
+        **view.to_json(),
+        "kafka_access": kafka_principals.apply_after_change(node, view.participant_id).to_json(),
+    }
 
 
 @router.post("/{participant_id}/suspend", summary="Suspend a participant (operator).")
 def suspend(
     participant_id: str, _operator: OperatorDep, db: DatabaseDep, request: Request
 ) -> dict[str, Any]:
-    return service.suspend(db, request.app.state.node.keys, participant_id).to_json()
+    node = request.app.state.node
+    view = service.suspend(db, node.keys, participant_id)
+    return {
+        **view.to_json(),
+        "kafka_access": kafka_principals.apply_after_change(node, view.participant_id).to_json(),
+    }
 
 
 @router.post("/{participant_id}/reinstate", summary="Reinstate a suspended participant.")
 def reinstate(
     participant_id: str, _operator: OperatorDep, db: DatabaseDep, request: Request
 ) -> dict[str, Any]:
-    return service.reinstate(db, request.app.state.node.keys, participant_id).to_json()
+    node = request.app.state.node
+    view = service.reinstate(db, node.keys, participant_id)
+    return {
+        **view.to_json(),
+        "kafka_access": kafka_principals.apply_after_change(node, view.participant_id).to_json(),
+    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -58,6 +58,10 @@ def init(
     s3_secret_key: Annotated[str | None, typer.Option(help="Your own S3 secret key.")] = None,
     bucket: Annotated[str | None, typer.Option(help="Your own bucket for releases.")] = None,
     kafka: Annotated[str | None, typer.Option(help="Kafka bootstrap servers.")] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="This connector's own database (default: SQLite in --state)."),
+    ] = None,
     kafka_option: Annotated[
         list[str] | None,
         typer.Option(help="A librdkafka option KEY=VALUE for this connector; repeatable."),
@@ -77,6 +81,7 @@ def init(
         "release_bucket": bucket,
         "kafka_bootstrap_servers": kafka,
         "kafka_options": _pairs(kafka_option) if kafka_option else None,
+        "database_url": database_url,
     }
     declaration = Declaration(participant, name, uscc, tuple(role), region, tuple(chain or ()))
     record = init_connector(
@@ -148,10 +153,20 @@ def status(state: StateOption = DEFAULT_STATE, as_json: JsonFlag = False) -> Non
             if record["credential_verified"]
             else "none yet",
             "custody": record["custody"],
+            "kafka": _kafka_line(record),
             "state": str(state.resolve()),
             "private keys held here": ", ".join(keys),
         },
     )
+
+
+def _kafka_line(record: dict[str, Any]) -> str:
+    if record["status"] != "admitted":
+        return "no access until admitted"
+    principal = record.get("kafka_principal")
+    if principal is None:
+        return "shared: the broker authenticates no one (no per-participant ACLs)"
+    return f"own principal {principal}, stored in connector.json"
 
 
 def _held_keys(connector: Connector) -> list[str]:

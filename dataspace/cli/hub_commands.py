@@ -99,7 +99,11 @@ def serve(
 
     access_log = access_log_path(settings.state_dir.resolve(), "hub")
     serve_http(
-        create_app(settings), what="the hub API", host=host, port=port, access_log=access_log
+        create_app(settings, relay_outbox=True),
+        what="the hub API",
+        host=host,
+        port=port,
+        access_log=access_log,
     )
 
 

@@ -1,4 +1,5 @@
-"""`dataspace operator init`; `dataspace participant register|list|show|admit|suspend|reinstate`."""
+"""`dataspace operator init`; `dataspace participant register|list|show|admit|suspend|reinstate|
+kafka-access`."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from typing import TYPE_CHECKING, Annotated, cast
 import typer
 
 from dataspace.cli.wiring import JsonFlag, node, print_fields, print_json, print_table
-from dataspace.errors import InvalidInput
+from dataspace.errors import InvalidInput, ServiceError
 
 if TYPE_CHECKING:
     from dataspace.controlplane.read_models import ParticipantView
     from dataspace.identity.membership import Role
+    from dataspace.operations.kafka_principals import AccessApplied
 
 operator_app = typer.Typer(help="The data-space operator of this node.", no_args_is_help=True)
 participant_app = typer.Typer(
@@ -27,6 +29,17 @@ def _show(view: ParticipantView, as_json: bool) -> None:
         print_json(view.to_json())
     else:
         print_fields(f"Participant {view.participant_id}", view.to_json())
+
+
+def _show_changed(view: ParticipantView, kafka: AccessApplied, as_json: bool) -> None:
+    """The participant after a change of status, and what became of its Kafka access."""
+    if as_json:
+        print_json({**view.to_json(), "kafka_access": kafka.to_json()})
+    else:
+        print_fields(f"Participant {view.participant_id}", view.to_json())
+        typer.echo(f"Kafka access: {kafka.state} ({kafka.detail})")
+    if kafka.state == "failed":
+        raise ServiceError(f"{view.participant_id} is {view.status}, but {kafka.detail}")
 
 
 @operator_app.command("init")
@@ -118,30 +131,60 @@ def show(participant_id: ParticipantArg, *, as_json: JsonFlag = False) -> None:
 def admit(participant_id: ParticipantArg, *, as_json: JsonFlag = False) -> None:
     """The operator admits a participant by signing its membership credential."""
     from dataspace.controlplane import participants  # noqa: PLC0415
+    from dataspace.operations import kafka_principals  # noqa: PLC0415
 
     with node() as here:
         view = participants.admit(here.db, here.keys, participant_id)
-    _show(view, as_json)
+        _show_changed(view, kafka_principals.apply_after_change(here, view.participant_id), as_json)
 
 
 @participant_app.command("suspend")
 def suspend(participant_id: ParticipantArg, *, as_json: JsonFlag = False) -> None:
     """The operator suspends a participant: it can neither negotiate nor receive data."""
     from dataspace.controlplane import participants  # noqa: PLC0415
+    from dataspace.operations import kafka_principals  # noqa: PLC0415
 
     with node() as here:
         view = participants.suspend(here.db, here.keys, participant_id)
-    _show(view, as_json)
+        _show_changed(view, kafka_principals.apply_after_change(here, view.participant_id), as_json)
 
 
 @participant_app.command("reinstate")
 def reinstate(participant_id: ParticipantArg, *, as_json: JsonFlag = False) -> None:
     """The operator lifts a suspension."""
     from dataspace.controlplane import participants  # noqa: PLC0415
+    from dataspace.operations import kafka_principals  # noqa: PLC0415
 
     with node() as here:
         view = participants.reinstate(here.db, here.keys, participant_id)
-    _show(view, as_json)
+        _show_changed(view, kafka_principals.apply_after_change(here, view.participant_id), as_json)
+
+
+@participant_app.command("kafka-access")
+def kafka_access(
+    participant_id: Annotated[str | None, typer.Argument(help="Participant id.")] = None,
+    *,
+    every: Annotated[bool, typer.Option("--all", help="Every registered participant.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Give or take Kafka access as the registry says (after a step could not reach Kafka)."""
+    from dataspace.operations import kafka_principals  # noqa: PLC0415
+
+    if (participant_id is None) == (not every):
+        raise InvalidInput("Name one participant, or pass --all for every participant.")
+    with node() as here:
+        if participant_id is None:
+            applied = kafka_principals.apply_all(here)
+        else:
+            applied = [kafka_principals.apply(here, participant_id)]
+    if as_json:
+        print_json([a.to_json() for a in applied])
+    else:
+        print_table(
+            "Kafka access",
+            ["participant", "access", "detail"],
+            [(a.participant, a.state, a.detail) for a in applied],
+        )
 
 
 def register_commands(app: typer.Typer) -> None:

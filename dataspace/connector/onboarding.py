@@ -16,7 +16,7 @@ hub against the registry as it is then.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -119,7 +119,29 @@ def status(connector: Connector) -> dict[str, Any]:
         operator = connector.hub.get("/participants/operator")
         check_credential(credential, operator["public_key"], connector.key.public_key_b64)
         result.update(credential=credential, credential_verified=True)
+        result["kafka_principal"] = _store_kafka_principal(connector)
     return result
+
+
+def _store_kafka_principal(connector: Connector) -> str | None:
+    """Fetch this participant's own Kafka principal from the hub and keep it in the
+    connector's settings (0600); None where the data space gives participants none."""
+    try:
+        given: dict[str, Any] = connector.hub.get(
+            f"/participants/{connector.participant}/kafka-credentials"
+        )
+    except Conflict:
+        return None  # the broker authenticates no one (the embedded stack)
+    config = connector.config
+    options = {**config.settings.get("kafka_options", {}), **given["kafka_options"]}
+    settings = {
+        **config.settings,
+        "kafka_bootstrap_servers": given["bootstrap_servers"],
+        "kafka_options": options,
+    }
+    if settings != config.settings:
+        save_config(connector.directory, replace(config, settings=settings))
+    return str(given["kafka_options"]["sasl.username"])
 
 
 def check_credential(credential: dict[str, Any], operator_key: str, own_key: str) -> None:

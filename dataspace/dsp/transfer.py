@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dataspace.agent.landed import LandedLog
+from dataspace.agent.subscriber import announcements_topic
 from dataspace.connector.remote_control_plane import RemoteControlPlane, grant_of
 from dataspace.connector.state import Connector
 from dataspace.dataplane.download import land, url_opener
@@ -46,7 +47,6 @@ ERROR = "TransferError"
 TOKEN_LIFETIME = timedelta(minutes=10)
 HTTP_ENDPOINT = "https://w3id.org/idsa/v4.1/HTTP"
 FEED_ENDPOINT = "urn:dataspace:endpoint:delivery-feed"
-ANNOUNCEMENTS_TOPIC = "dataspace.deliveries.announced.v1"
 SUSPENDED_BY_HUB = "party-suspended"
 # Where a received message may move this side: step -> (from states, to state).
 MOVES: dict[str, tuple[set[str], str]] = {
@@ -246,7 +246,7 @@ def _start(connector: Connector, pid: str, consumer: str) -> None:
             address = m.data_address(
                 FEED_ENDPOINT,
                 connector.node.settings.bootstrap_servers,
-                {"topic": ANNOUNCEMENTS_TOPIC, "key": consumer,
+                {"topic": announcements_topic(consumer), "key": consumer,
                  "grantEndpoint": str(connector.config.endpoint or "")},
             )  # fmt: skip
         row.code = None

@@ -260,7 +260,7 @@ def encode(
     return EncodedEvent(
         event_type=event.name,
         event_id=event_id,
-        topic=event.topic,
+        topic=event.topic_for(body),
         key=registry.key_for(event.name, body),
         value=value,
         headers={
@@ -434,11 +434,17 @@ def _check_agreement(
             event_type=event.name,
             event_id=event_id,
         )
-    if topic is not None and topic != event.topic:
+    if topic is None:
+        return
+    try:
+        expected = event.topic_for(body)
+    except InvalidInput:  # an addressee that cannot name a topic: no topic is its own
+        expected = None
+    if topic != expected:
         raise EventRejected(
             RejectReason.WRONG_TOPIC,
-            f"The {event.name} event {event_id} arrived on {topic!r}, but that type belongs "
-            f"on {event.topic!r}; it was copied there by someone else.",
+            f"The {event.name} event {event_id} arrived on {topic!r}, but it belongs "
+            f"on {expected!r}; it was copied there by someone else.",
             event_type=event.name,
             event_id=event_id,
         )

@@ -35,6 +35,7 @@ from fastavro.schema import SchemaParseException, fingerprint, to_parsing_canoni
 from dataspace import resources
 from dataspace.errors import ConfigError, InvalidInput, NotFound
 from dataspace.events.strict_avro import plain_schema
+from dataspace.ids import validate_slug
 
 NAMESPACE = "cn.dataspace.events"
 FINGERPRINT_ALGORITHM = "CRC-64-AVRO"
@@ -50,42 +51,62 @@ ENVELOPE_FIELDS = {
 EVENT_ID_NAMESPACE = uuid.UUID("5b0c3d0e-8f0a-5d3c-9a51-3f0e6d1c2b7a")
 
 
+# Events addressed to one participant go on that participant's own topics, under this prefix:
+# a broker with ACLs gives each participant's principal READ on its prefix only (ADR 0024).
+# Participant ids are slugs (no '.'), so one participant's prefix never covers another's.
+ADDRESSED_PREFIX = "dataspace.to."
+
+
 @dataclass(frozen=True)
 class Route:
     """Where an event type goes: its topic and the body field that is the Kafka key.
 
-    ``addressee_field`` names the participant the event is *for*, when there is one (a
-    subscriber checks it with :func:`dataspace.events.envelope.is_addressed_to`).
+    ``name`` is ``<area>.<event, past tense>.v<major>``. An event without an addressee goes on
+    the shared topic ``dataspace.<name>``. ``addressee_field`` names the participant the event
+    is *for*, when there is one: such an event goes on ``dataspace.to.<addressee>.<name>``,
+    which only that participant (and the hub) may read.
     """
 
-    topic: str
+    name: str
     key_field: str
     addressee_field: str | None = None
 
+    def topic(self, addressee: str | None = None) -> str:
+        """The topic; an addressed route needs the addressee, a shared one takes none."""
+        if self.addressee_field is None:
+            return f"dataspace.{self.name}"
+        if addressee is None:
+            raise InvalidInput(
+                f"Events on {self.name} are addressed to one participant; name the participant."
+            )
+        return f"{ADDRESSED_PREFIX}{validate_slug(addressee, 'participant id')}.{self.name}"
 
-# Topics follow dataspace.<area>.<event, past tense>.v<major>; each is keyed by the participant
-# the event is about, so all events about one participant stay in order on one partition.
+
+# Each topic is keyed by the participant the event is about, so all events about one
+# participant stay in order on one partition.
 ROUTES: Mapping[str, Route] = {
-    "ProductPublished": Route("dataspace.products.published.v1", "provider_id"),
-    "ReleaseQuarantined": Route("dataspace.releases.quarantined.v1", "provider_id"),
+    "ProductPublished": Route("products.published.v1", "provider_id"),
+    "ReleaseQuarantined": Route("releases.quarantined.v1", "provider_id"),
     "DeliveryAnnounced": Route(
-        "dataspace.deliveries.announced.v1", "subscriber_id", addressee_field="subscriber_id"
+        "deliveries.announced.v1", "subscriber_id", addressee_field="subscriber_id"
     ),
-    "DeliveryReceipt": Route("dataspace.deliveries.received.v1", "subscriber_id"),
+    "DeliveryReceipt": Route("deliveries.received.v1", "subscriber_id"),
     "AgreementConcluded": Route(
-        "dataspace.agreements.concluded.v1", "subscriber_id", addressee_field="subscriber_id"
+        "agreements.concluded.v1", "subscriber_id", addressee_field="subscriber_id"
     ),
     "AgreementTerminated": Route(
-        "dataspace.agreements.terminated.v1", "subscriber_id", addressee_field="subscriber_id"
+        "agreements.terminated.v1", "subscriber_id", addressee_field="subscriber_id"
     ),
-    "LedgerCheckpoint": Route("dataspace.ledger.checkpointed.v1", "operator_id"),
-    "ParticipantAdmitted": Route("dataspace.participants.admitted.v1", "participant_id"),
-    "ParticipantSuspended": Route("dataspace.participants.suspended.v1", "participant_id"),
-    "QualityAlert": Route("dataspace.quality.alerted.v1", "provider_id"),
+    "LedgerCheckpoint": Route("ledger.checkpointed.v1", "operator_id"),
+    "ParticipantAdmitted": Route("participants.admitted.v1", "participant_id"),
+    "ParticipantSuspended": Route("participants.suspended.v1", "participant_id"),
+    "QualityAlert": Route("quality.alerted.v1", "provider_id"),
     "DeliveryDelayed": Route(
-        "dataspace.deliveries.delayed.v1", "subscriber_id", addressee_field="subscriber_id"
+        "deliveries.delayed.v1", "subscriber_id", addressee_field="subscriber_id"
     ),
 }
+# Shared topics every admitted member may read: the registry and the ledger's checkpoints.
+MEMBER_READABLE = ("ParticipantAdmitted", "ParticipantSuspended", "LedgerCheckpoint")
 
 
 @dataclass(frozen=True)
@@ -100,8 +121,20 @@ class EventType:
     timestamp_fields: tuple[str, ...]
 
     @property
-    def topic(self) -> str:
-        return self.route.topic
+    def addressed(self) -> bool:
+        return self.route.addressee_field is not None
+
+    def topic_for(self, body: Mapping[str, Any]) -> str:
+        """The topic an event with this body goes on (its addressee's, if it has one)."""
+        field = self.route.addressee_field
+        if field is None:
+            return self.route.topic()
+        addressee = body.get(field)
+        if not isinstance(addressee, str):
+            raise InvalidInput(
+                f"A {self.name} event needs its addressee {field!r} as a string; set it."
+            )
+        return self.route.topic(addressee)
 
 
 @dataclass(frozen=True)
@@ -140,12 +173,17 @@ class EventRegistry:
     def fingerprint(self, name: str) -> str:
         return self.event_type(name).fingerprint
 
-    def topic(self, name: str) -> str:
-        return self.event_type(name).topic
+    def topic(self, name: str, addressee: str | None = None) -> str:
+        """The topic of ``name``; for an addressed type, the ``addressee``'s own topic."""
+        return self.event_type(name).route.topic(addressee)
 
     def topics(self) -> list[str]:
-        """Every event topic, e.g. for ``ensure_topics`` at start-up."""
-        return sorted(t.topic for t in self._types.values())
+        """Every shared event topic, e.g. for ``ensure_topics`` at start-up."""
+        return sorted(t.route.topic() for t in self._types.values() if not t.addressed)
+
+    def addressed_topics(self, participant: str) -> list[str]:
+        """The topics of the events addressed to ``participant``: only it may read them."""
+        return sorted(t.route.topic(participant) for t in self._types.values() if t.addressed)
 
     def writer(self, fingerprint_hex: str) -> WriterSchema | None:
         """The schema with this fingerprint, current or previous; None if unknown."""

@@ -109,4 +109,4 @@ def test_the_incident_dag_watches_the_quarantine_topic() -> None:
     text = (DAGS_FOLDER / "quality_incident_on_quarantine.py").read_text(encoding="utf-8")
     match = re.search(r'^QUARANTINED_TOPIC = "([^"]+)"', text, re.MULTILINE)
     assert match is not None
-    assert match[1] == ROUTES["ReleaseQuarantined"].topic
+    assert match[1] == ROUTES["ReleaseQuarantined"].topic()

@@ -29,7 +29,7 @@ from tests.worlds.publish_world import LEADER, consume, make_world, write_input
 pytestmark = pytest.mark.e2e
 
 DAG_ID = "quality_incident_on_quarantine"
-DELAYED = ROUTES["DeliveryDelayed"].topic
+DELAYED = ROUTES["DeliveryDelayed"].topic("supplier-01")  # its addressee below
 # Standalone migrates a fresh metadata database and starts four processes: ~2-3 minutes on
 # a busy two-core machine; the trigger then needs a consumer-group join (~25 s).
 START_TIMEOUT = 420

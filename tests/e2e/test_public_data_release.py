@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
+from dataspace.agent.subscriber import announcements_topic
 from dataspace.config import S3Endpoint, Settings
 from dataspace.controlplane import applications, ledger
 from dataspace.dataplane.objects import ObjectStore
@@ -48,7 +49,6 @@ from tests.worlds.publish_world import consume, list_keys
 pytestmark = pytest.mark.e2e
 
 DAG_ID = "public_data_authorized_release"
-ANNOUNCED = "dataspace.deliveries.announced.v1"
 LICENSED, REJECTED, PENDING = OPERATORS
 DB_CONNECTION = "js_bureau_db"
 # The authority's own extract: the year 2024, which the shipped demo dataset (2025) never
@@ -123,7 +123,7 @@ def test_the_authoritys_file_is_released_to_licensed_operators_as_its_report_say
     assert ledger.verify(world.db).ok
     assert staged_files(world) == []  # the raw extract and the desensitized file are gone
     events = consume(
-        world.node.settings, ANNOUNCED, world.public_key_of,
+        world.node.settings, announcements_topic(LICENSED), world.public_key_of,
         lambda e: e.body["product_id"] == world.product, group=f"pub-{unique}", count=1,
     )  # fmt: skip
     assert [key for key, _ in events] == [LICENSED]

@@ -94,14 +94,19 @@ def test_a_concluded_agreement_is_announced_with_a_stable_id(market: Space) -> N
 
     row, event = last_event(market)
 
-    assert (row.topic, row.key) == ("dataspace.agreements.concluded.v1", "supplier-01")
+    assert (row.topic, row.key) == (
+        "dataspace.to.supplier-01.agreements.concluded.v1",
+        "supplier-01",
+    )
     assert event.event_id == event_id_for("AgreementConcluded", agreement_id)
     assert event.actor == "xcmg"
     assert event.body["agreement_id"] == agreement_id
     assert event.body["subscriber_id"] == "supplier-01"
     assert len(event.body["document_sha256"]) == 64
     # Negotiation steps before finalizing are ledger-only.
-    assert [topic for topic, _ in market.topics()].count("dataspace.agreements.concluded.v1") == 1
+    assert [topic for topic, _ in market.topics()].count(
+        "dataspace.to.supplier-01.agreements.concluded.v1"
+    ) == 1
     assert not any(topic.startswith("dataspace.negotiations.") for topic, _ in market.topics())
 
 
@@ -122,7 +127,10 @@ def test_a_rejection_announces_a_termination_only_after_the_provider_agreed(
     negotiations.reject(market.db, market.keys, actor="supplier-02", negotiation_id=late)
 
     row, event = last_event(market)
-    assert (row.topic, row.key) == ("dataspace.agreements.terminated.v1", "supplier-02")
+    assert (row.topic, row.key) == (
+        "dataspace.to.supplier-02.agreements.terminated.v1",
+        "supplier-02",
+    )
     assert (event.body["agreement_id"], event.body["reason"]) == (late, "rejected")
 
 

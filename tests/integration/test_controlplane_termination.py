@@ -32,7 +32,10 @@ def test_the_provider_revokes_and_repeating_it_records_nothing(market: Space) ->
 
     assert (revoked.state, revoked.reason) == ("TERMINATED", "revoked")
     assert market.counts() == (before[0] + 1, before[1] + 1)
-    assert market.topics()[-1] == ("dataspace.agreements.terminated.v1", "supplier-01")
+    assert market.topics()[-1] == (
+        "dataspace.to.supplier-01.agreements.terminated.v1",
+        "supplier-01",
+    )
     with pytest.raises(Conflict, match="has ended \\(revoked\\)"):
         agreements.require_in_force(market.db, market.keys, agreement_id)
 

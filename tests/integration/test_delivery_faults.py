@@ -40,7 +40,8 @@ from tests.worlds.chain_world import QUICK_JOIN, Chain, landed_ids, no_partials
 
 pytestmark = pytest.mark.integration
 
-ANNOUNCED = "dataspace.deliveries.announced.v1"
+# Every subscriber's own DeliveryAnnounced topic ends so: dataspace.to.<subscriber>.<this>.
+ANNOUNCED = ".deliveries.announced.v1"
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,9 @@ def pending(db: Database) -> int:
 
 def unsent_announcements(db: Database) -> list[str]:
     """The keys (subscribers) of the DeliveryAnnounced events still in the outbox."""
-    query = select(OutboxRow.key).where(OutboxRow.topic == ANNOUNCED, OutboxRow.sent_at.is_(None))
+    query = select(OutboxRow.key).where(
+        OutboxRow.topic.endswith(ANNOUNCED), OutboxRow.sent_at.is_(None)
+    )
     with db.transaction() as session:
         return sorted(session.scalars(query))
 
@@ -192,7 +195,7 @@ def test_a_broker_that_lost_its_log_is_made_good_by_resync_exactly_once(
 def replay_announcements(settings: Settings, db: Database) -> None:
     """Send every DeliveryAnnounced of the outbox again, byte for byte."""
     with db.transaction() as session:
-        rows = session.scalars(select(OutboxRow).where(OutboxRow.topic == ANNOUNCED))
+        rows = session.scalars(select(OutboxRow).where(OutboxRow.topic.endswith(ANNOUNCED)))
         messages = [
             OutboxMessage(row.id, row.topic, row.key, row.payload, dict(row.headers))
             for row in rows

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from dataspace import demo_data
 from dataspace.adapters.kafka_producer import KafkaSender
+from dataspace.agent.subscriber import announcements_topic
 from dataspace.config import Settings
 from dataspace.controlplane import agreements, ledger, releases
 from dataspace.dataplane import views as views_module
@@ -47,7 +48,7 @@ from tests.worlds.publish_world import (
 
 pytestmark = pytest.mark.integration
 
-ANNOUNCED = "dataspace.deliveries.announced.v1"
+ANNOUNCED = [announcements_topic("supplier-01"), announcements_topic("supplier-02")]
 ORDERS = demo_data.purchase_orders(0)
 
 

@@ -172,8 +172,8 @@ def test_bad_events_are_dead_lettered_with_their_reason_and_the_next_good_one_la
         OutgoingRecord.of(forged),
         OutgoingRecord(forged.topic, mine, os.urandom(64), []),
         OutgoingRecord(forged.topic, mine, first.event.value, wrong_schema),
-        # Signed by xcmg for supplier-02, but keyed to us: not ours to act on.
-        OutgoingRecord(elsewhere.topic, mine, elsewhere.value, elsewhere.kafka_headers()),
+        # Signed by xcmg for supplier-02, copied onto our topic: not where it belongs.
+        OutgoingRecord(forged.topic, mine, elsewhere.value, elsewhere.kafka_headers()),
         OutgoingRecord.of(good.event),
     ]
     with EventProducer(stack_settings) as producer:
@@ -181,7 +181,7 @@ def test_bad_events_are_dead_lettered_with_their_reason_and_the_next_good_one_la
 
     summary = run(stack_settings, control, landing)
 
-    reasons = ["bad_signature", "malformed", "unknown_schema", "not_addressed"]
+    reasons = ["bad_signature", "malformed", "unknown_schema", "wrong_topic"]
     assert sorted(r.reason.value for r in summary.rejected) == sorted(reasons)
     assert [d.delivery.delivery_id for d in summary.landed] == [good.delivery_id]
     assert landed_files(landing) == [Path(PRODUCT, "2", "part-0.parquet")]

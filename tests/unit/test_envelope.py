@@ -96,7 +96,8 @@ def test_every_event_round_trips(recorded: Vector) -> None:
 def test_encoded_event_is_addressed_by_its_route() -> None:
     event = signed()
 
-    assert event.topic == "dataspace.deliveries.announced.v1"
+    # Addressed to the subscriber: on its own topic, which no other participant may read.
+    assert event.topic == "dataspace.to.supplier-07.deliveries.announced.v1"
     assert event.key == "supplier-07"
     assert set(event.headers) == {
         HEADER_EVENT_TYPE,
@@ -289,6 +290,17 @@ def test_an_event_on_the_wrong_topic_is_refused_when_asked() -> None:
 
     assert error.reason is RejectReason.WRONG_TOPIC
     assert decode(event.value, event.headers, public_key_of).event_id == event.event_id
+
+
+def test_an_announcement_copied_onto_another_subscribers_topic_is_refused() -> None:
+    event = signed()  # addressed to supplier-07
+
+    error = rejection(
+        event.value, event.headers, topic="dataspace.to.supplier-08.deliveries.announced.v1"
+    )
+
+    assert error.reason is RejectReason.WRONG_TOPIC
+    assert "dataspace.to.supplier-07.deliveries.announced.v1" in str(error)
 
 
 def test_trailing_bytes_after_a_signed_body_are_malformed() -> None:

@@ -93,10 +93,24 @@ def test_the_registry_is_loaded_once() -> None:
 
 
 def test_topics_follow_the_convention_and_are_distinct() -> None:
-    topics = REGISTRY.topics()
-    assert all(TOPIC_PATTERN.fullmatch(topic) for topic in topics), topics
-    assert len(set(topics)) == len(ROUTES)
-    assert REGISTRY.topic("DeliveryAnnounced") == "dataspace.deliveries.announced.v1"
+    shared = REGISTRY.topics()
+    addressed = REGISTRY.addressed_topics("supplier-07")
+    assert all(TOPIC_PATTERN.fullmatch(topic) for topic in shared), shared
+    assert len(set(shared)) + len(set(addressed)) == len(ROUTES)
+    assert REGISTRY.topic("ProductPublished") == "dataspace.products.published.v1"
+
+
+def test_events_addressed_to_a_participant_go_on_its_own_topics() -> None:
+    addressed = REGISTRY.addressed_topics("supplier-07")
+
+    assert REGISTRY.topic("DeliveryAnnounced", "supplier-07") in addressed
+    assert all(t.startswith("dataspace.to.supplier-07.") for t in addressed), addressed
+    # Participant ids hold no '.', so one participant's prefix never covers another's topics.
+    assert not any(t.startswith("dataspace.to.supplier-0.") for t in addressed)
+    with pytest.raises(InvalidInput, match="addressed to one participant"):
+        REGISTRY.topic("DeliveryAnnounced")
+    with pytest.raises(InvalidInput, match="participant id"):
+        REGISTRY.topic("DeliveryAnnounced", "supplier.07")
 
 
 def test_fingerprints_are_distinct_crc64_hex() -> None:

@@ -4,7 +4,7 @@ the real object store and broker: what the publish tests share."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,7 +91,7 @@ def list_keys(store: ObjectStore, prefix: str) -> list[str]:
 
 def consume(
     settings: Settings,
-    topic: str,
+    topic: str | Sequence[str],
     public_key_of: Callable[[str], str],
     wanted: Callable[[DecodedEvent], bool],
     *,
@@ -99,14 +99,15 @@ def consume(
     count: int,
     idle_seconds: float = 5.0,
 ) -> list[tuple[str, DecodedEvent]]:
-    """Every verified event on ``topic`` that ``wanted`` picks, with its key.
+    """Every verified event on ``topic`` (or topics) that ``wanted`` picks, with its key.
 
     The topic is shared by the session's tests: events signed by other tests' keys do not
     verify with ours and are passed over. Reads until ``count`` were found and then
     ``idle_seconds`` more, so a duplicate would be seen too.
     """
     consumer = Consumer(settings.kafka_consumer_config(group))
-    consumer.subscribe([topic])
+    topics = [topic] if isinstance(topic, str) else list(topic)
+    consumer.subscribe(topics)
     found: list[tuple[str, DecodedEvent]] = []
     try:
         idle = 0.0
@@ -118,7 +119,9 @@ def consume(
             assert message.error() is None, message.error()
             idle = 0.0
             try:
-                event = decode(message.value(), message.headers(), public_key_of, topic=topic)
+                event = decode(
+                    message.value(), message.headers(), public_key_of, topic=message.topic()
+                )
             except EventRejected:
                 continue
             if wanted(event):
@@ -126,7 +129,7 @@ def consume(
     finally:
         consumer.close()
     if len(found) < count:
-        pytest.fail(f"only {len(found)} of {count} events arrived on {topic}")
+        pytest.fail(f"only {len(found)} of {count} events arrived on {', '.join(topics)}")
     return found
 
 
