@@ -12,7 +12,14 @@ UV_VERSION := 0.13.9
 reliability: $(STAMP)
 	$(BIN)/pytest -m reliability
 
-.PHONY: demo test reliability down up status lint format lock clean
+# The engines a province would operate (Kafka cluster with ACLs, MinIO, Ceph RGW, PostgreSQL,
+# Airflow on Celery), installed and started by infra/production-like/stack, then the tier of
+# tests that runs against them (infra/production-like/README.md).
+test-production-like: $(STAMP)
+	infra/production-like/stack up
+	DATASPACE_PRODUCTION_LIKE_REQUIRED=1 $(BIN)/pytest -m production_like tests/production_like
+
+.PHONY: demo test reliability test-production-like down up status lint format lock clean
 
 demo: $(STAMP)
 	$(BIN)/dataspace up
