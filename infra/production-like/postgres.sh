@@ -8,6 +8,7 @@
 #
 #   postgres.sh install|up|down|status
 #   postgres.sh add-database NAME   # role NAME + database NAME; prints its SQLAlchemy URL
+#   postgres.sh drop-database NAME  # the database and its role, gone (a test's cleanup)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -96,6 +97,15 @@ add_database() {
     cat "$file"
 }
 
+drop_database() {
+    local name="$1"
+    [[ "$name" =~ ^[a-z][a-z0-9_]{0,62}$ ]] || { echo "No such database name '$name'." >&2; exit 2; }
+    online || { echo "PostgreSQL is not running; run: $0 up" >&2; exit 6; }
+    sql "DROP DATABASE IF EXISTS $name WITH (FORCE)"
+    sql "DROP ROLE IF EXISTS $name"
+    rm -f "$HERE/databases/$name.url"
+}
+
 down() {
     rm -f "$ENV_FILE"
     if [ -f "$HERE/started-here" ] && online; then
@@ -123,5 +133,6 @@ case "${1:-}" in
     down) down ;;
     status) status ;;
     add-database) add_database "${2:?name the database}" ;;
-    *) echo "usage: $0 install|up|down|status|add-database NAME" >&2; exit 2 ;;
+    drop-database) drop_database "${2:?name the database}" ;;
+    *) echo "usage: $0 install|up|down|status|add-database NAME|drop-database NAME" >&2; exit 2 ;;
 esac

@@ -41,6 +41,7 @@ ORDERS_CSV = Path(__file__).resolve().parents[2] / "examples" / "purchase-orders
 SUPPLIERS = ("supplier-01", "supplier-02")
 PRODUCT = "purchase-orders"
 REFUSED_AT_ONCE_SECONDS = 15.0
+OPERATOR_USCC = make_uscc("12320000MB0000002")
 
 
 @dataclass
@@ -92,34 +93,48 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         "DATASPACE_KAFKA_PARTICIPANT_PRINCIPALS": "true",
     }
 
+    databases = [f"hub_{run}"]
+    buckets: list[str] = []
+
     def own_database(participant: str) -> list[str]:
-        return ["--database-url", _database(f"{participant.replace('-', '_')}_{run}")]
+        databases.append(f"{participant.replace('-', '_')}_{run}")
+        return ["--database-url", _database(databases[-1])]
+
+    def own_bucket(participant: str) -> list[str]:
+        buckets.append(f"{participant}-{run}")
+        return _own_bucket(buckets[-1])
 
     federation = Federation(
         tmp_path_factory.mktemp("production-like"),
         stack,
         hub_settings=hub_settings,
         connector_options=own_database,
-        own_store=lambda participant: _own_bucket(f"{participant}-{run}"),
+        own_store=own_bucket,
     )
-    with federation:
-        federation.start_hub(name="江苏省数据枢纽（生产类）", uscc=make_uscc("12320000MB0000002"))
-        leader = federation.join(
-            "xcmg", name="XCMG", uscc=_uscc(1), roles=("chain_leader",),
-            chains=("construction-machinery",), provider=True,
-        )  # fmt: skip
-        suppliers = {
-            participant: federation.join(
-                participant,
-                name=participant,
-                uscc=_uscc(10 + n),
-                roles=("supplier",),
-                chains=("construction-machinery",),
-            )
-            for n, participant in enumerate(SUPPLIERS)
-        }
-        kafka = {"bootstrap.servers": stack.bootstrap_servers, **admin_options}
-        yield World(federation, kafka, leader, suppliers, _ends(kafka))
+    try:
+        with federation:
+            federation.start_hub(name="江苏省数据枢纽（生产类）", uscc=OPERATOR_USCC)
+            leader = federation.join(
+                "xcmg", name="XCMG", uscc=_uscc(1), roles=("chain_leader",),
+                chains=("construction-machinery",), provider=True,
+            )  # fmt: skip
+            suppliers = {
+                participant: federation.join(
+                    participant,
+                    name=participant,
+                    uscc=_uscc(10 + n),
+                    roles=("supplier",),
+                    chains=("construction-machinery",),
+                )
+                for n, participant in enumerate(SUPPLIERS)
+            }
+            kafka = {"bootstrap.servers": stack.bootstrap_servers, **admin_options}
+            yield World(federation, kafka, leader, suppliers, _ends(kafka))
+    finally:  # the parties' databases, roles, users and buckets go with the run
+        for database in databases:
+            engine_script("postgres", "drop-database", database)
+        for provider in buckets:
+            engine_script("minio", "remove-provider", provider, "--purge-bucket")
 
 
 def _connector_kafka(party: Party) -> dict[str, str]:
