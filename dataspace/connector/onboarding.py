@@ -134,9 +134,11 @@ def _store_kafka_principal(connector: Connector) -> str | None:
         return None  # the broker authenticates no one (the embedded stack)
     config = connector.config
     options = {**config.settings.get("kafka_options", {}), **given["kafka_options"]}
+    # The brokers this connector was told at init stay: the hub's view of the cluster's
+    # addresses may not be the one this machine reaches.
     settings = {
-        **config.settings,
         "kafka_bootstrap_servers": given["bootstrap_servers"],
+        **config.settings,
         "kafka_options": options,
     }
     if settings != config.settings:
