@@ -322,7 +322,7 @@ def test_scram_logins_survive_a_restart_after_users_were_deleted(
 
     Kafka 4.1.1-4.4.0 drop every SCRAM credential of a mechanism when a node rebuilds its
     metadata from the start of the log and the first user its ScramDelta's HashMap iterates
-    was deleted (KAFKA-20774); the node then refuses the admin, the other brokers' replication
+    was deleted (ScramDelta.apply); the node then refuses the admin, the other brokers' replication
     and every participant. The deleted users here are named so that they come first. The
     cluster survives because every node rebuilds from a metadata snapshot (see kafka.md).
     """
