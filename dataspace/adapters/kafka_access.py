@@ -53,7 +53,7 @@ PASSWORD_CONTEXT = b"dataspace kafka principal\x1f"
 
 
 def subscriber_group(participant: str) -> str:
-    """The consumer group of a participant's subscriber agent (see agent.subscriber)."""
+    """The consumer group of a participant's subscriber agent (agent.subscriber uses it)."""
     return f"dataspace-subscriber-{participant}"
 
 
@@ -144,13 +144,6 @@ class KafkaAccess:
         futures = self._admin.alter_user_scram_credentials([deletion])
         self._wait(futures, "delete the credential of", access, absent_ok=True)
         return access
-
-    def granted(self, participant: str) -> list[AclBinding]:
-        """The ACLs the broker holds for the participant's principal now."""
-        access = ParticipantAccess(participant_id(participant))
-        pattern = _everything_of(access)
-        future = self._admin.describe_acls(pattern, request_timeout=ADMIN_TIMEOUT_SECONDS)
-        return list(self._result(future, "read the ACLs of", access.participant))
 
     def _wait(
         self,

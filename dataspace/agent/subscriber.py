@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dataspace.adapters.kafka import ensure_topics
+from dataspace.adapters.kafka_access import subscriber_group as group_for
 from dataspace.adapters.kafka_consumer import GroupConsumer, Received
 from dataspace.adapters.kafka_producer import EventProducer
 from dataspace.agent.control_plane import ControlPlane
@@ -75,10 +76,6 @@ IDLE_POLL_SECONDS = 1.0
 SKIPPED_COMMIT_SECONDS = 1.0
 ONCE_RETRY = Retry(attempts=4)
 FOREVER_RETRY = Retry(attempts=None)
-
-
-def group_for(subscriber: str) -> str:
-    return f"dataspace-subscriber-{subscriber}"
 
 
 def announcements_topic(subscriber: str) -> str:

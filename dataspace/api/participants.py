@@ -13,8 +13,10 @@ from dataspace.api.auth import AnyStandingDep, CallerDep, DatabaseDep, OperatorD
 from dataspace.controlplane import participants as service
 from dataspace.controlplane import standing
 from dataspace.controlplane.acting import acting
+from dataspace.controlplane.read_models import ParticipantView
 from dataspace.errors import InvalidInput, Unauthorized
 from dataspace.identity.membership import Registration
+from dataspace.node import Node
 from dataspace.operations import kafka_principals
 
 router = APIRouter(prefix="/participants", tags=["participants"])
@@ -154,11 +156,7 @@ def admit(
     participant_id: str, _operator: OperatorDep, db: DatabaseDep, request: Request
 ) -> dict[str, Any]:
     node = request.app.state.node
-    view = service.admit(db, node.keys, participant_id)
-    return {
-        **view.to_json(),
-        "kafka_access": kafka_principals.apply_after_change(node, view.participant_id).to_json(),
-    }
+    return _with_kafka_access(node, service.admit(db, node.keys, participant_id))
 
 
 @router.post("/{participant_id}/suspend", summary="Suspend a participant (operator).")
@@ -166,11 +164,7 @@ def suspend(
     participant_id: str, _operator: OperatorDep, db: DatabaseDep, request: Request
 ) -> dict[str, Any]:
     node = request.app.state.node
-    view = service.suspend(db, node.keys, participant_id)
-    return {
-        **view.to_json(),
-        "kafka_access": kafka_principals.apply_after_change(node, view.participant_id).to_json(),
-    }
+    return _with_kafka_access(node, service.suspend(db, node.keys, participant_id))
 
 
 @router.post("/{participant_id}/reinstate", summary="Reinstate a suspended participant.")
@@ -178,8 +172,10 @@ def reinstate(
     participant_id: str, _operator: OperatorDep, db: DatabaseDep, request: Request
 ) -> dict[str, Any]:
     node = request.app.state.node
-    view = service.reinstate(db, node.keys, participant_id)
-    return {
-        **view.to_json(),
-        "kafka_access": kafka_principals.apply_after_change(node, view.participant_id).to_json(),
-    }
+    return _with_kafka_access(node, service.reinstate(db, node.keys, participant_id))
+
+
+def _with_kafka_access(node: Node, view: ParticipantView) -> dict[str, Any]:
+    """The participant after a change of status, and what became of its Kafka access."""
+    applied = kafka_principals.apply_after_change(node, view.participant_id)
+    return {**view.to_json(), "kafka_access": applied.to_json()}
