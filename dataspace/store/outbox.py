@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Integer, Select, bindparam, exists, func, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from dataspace.store.db import Database
 from dataspace.store.models import OutboxRow
@@ -78,11 +78,12 @@ def claim_batch(
     """Up to ``limit`` due, unsent messages in id order, leased to the caller for ``lease``."""
     now = now or utcnow()
     with db.transaction(durable=False) as session:  # a lost lease only publishes again
-        # Core statements, no ORM objects: the relay's hot path (one SELECT, one UPDATE).
-        rows = session.execute(_DUE, {"now": now, "limit": limit}).all()
+        # Core statements built once, on the connection: the relay's hot path (one SELECT,
+        # one UPDATE); the ORM's bulk UPDATE took a third of a claim's time.
+        connection = session.connection()
+        rows = connection.execute(_DUE, {"now": now, "limit": limit}).all()
         if rows:
-            leased = update(OutboxRow).where(OutboxRow.id.in_([row.id for row in rows]))
-            session.execute(leased.values(next_attempt_at=now + lease))
+            connection.execute(_LEASE, {"ids": [row.id for row in rows], "until": now + lease})
         return [
             OutboxMessage(row.id, row.topic, row.key, row.payload, row.headers, row.attempts)
             for row in rows
@@ -94,14 +95,10 @@ def mark_sent(db: Database, ids: Iterable[int], *, now: datetime | None = None) 
     wanted = list(ids)
     if not wanted:
         return 0
-    statement = (
-        update(OutboxRow)
-        .where(OutboxRow.id.in_(wanted), OutboxRow.sent_at.is_(None))
-        .values(sent_at=now or utcnow())
-    )
     with db.transaction(durable=False) as session:  # a lost mark only publishes again
         # Core execution, so the count of rows changed is typed (no ORM objects to refresh).
-        return session.connection().execute(statement).rowcount
+        marked = session.connection().execute(_MARK_SENT, {"ids": wanted, "at": now or utcnow()})
+        return marked.rowcount
 
 
 def mark_failed(db: Database, message_id: int, next_attempt_at: datetime) -> None:
@@ -123,15 +120,23 @@ def pending_count(session: Session) -> int:
 
 def _due() -> Select[int, str, str, bytes, dict[str, str], int]:
     """Unsent rows due at ``:now`` whose key has no earlier row held back, in id order; at
-    most ``:limit``, locked. Built once: building it took longer than running it."""
+    most ``:limit``, locked. Built once: building it took longer than running it.
+
+    The held-back rows (unsent, not due: leased or backing off) are few, so the first held id
+    of each key is found once per claim, not once per candidate row: asked per row, one hot
+    key made a claim of n rows look at n²/2 earlier rows.
+    """
     now = bindparam("now", type_=OutboxRow.__table__.c.next_attempt_at.type)
-    earlier = aliased(OutboxRow)
+    held = (
+        select(OutboxRow.topic, OutboxRow.key, func.min(OutboxRow.id).label("first_id"))
+        .where(OutboxRow.sent_at.is_(None), OutboxRow.next_attempt_at > now)
+        .group_by(OutboxRow.topic, OutboxRow.key)
+        .subquery("held")
+    )
     held_back_by_earlier = exists().where(
-        earlier.topic == OutboxRow.topic,
-        earlier.key == OutboxRow.key,
-        earlier.id < OutboxRow.id,
-        earlier.sent_at.is_(None),
-        earlier.next_attempt_at > now,
+        held.c.topic == OutboxRow.topic,
+        held.c.key == OutboxRow.key,
+        held.c.first_id < OutboxRow.id,
     )
     return (
         select(
@@ -149,8 +154,18 @@ def _due() -> Select[int, str, str, bytes, dict[str, str], int]:
         )
         .order_by(OutboxRow.id)
         .limit(bindparam("limit", type_=Integer))
-        .with_for_update()
+        .with_for_update(of=OutboxRow)
     )
 
 
 _DUE = _due()
+_LEASE = (
+    update(OutboxRow)
+    .where(OutboxRow.id.in_(bindparam("ids", expanding=True)))
+    .values(next_attempt_at=bindparam("until", type_=OutboxRow.__table__.c.next_attempt_at.type))
+)
+_MARK_SENT = (
+    update(OutboxRow)
+    .where(OutboxRow.id.in_(bindparam("ids", expanding=True)), OutboxRow.sent_at.is_(None))
+    .values(sent_at=bindparam("at", type_=OutboxRow.__table__.c.sent_at.type))
+)
