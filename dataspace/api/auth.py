@@ -60,7 +60,7 @@ def caller_of_any_standing(
         claims = tokens.check(credentials.credentials, public_key_lookup(db))
     except Unauthorized as exc:
         raise _unauthenticated(str(exc)) from exc
-    with db.transaction() as session:
+    with db.transaction(read_only=True) as session:
         row = repository.get_participant(session, claims.subject)
         return Caller(row.id, frozenset(row.roles), row.status)
 
@@ -83,7 +83,7 @@ def require_role(*roles: str) -> Callable[[Caller], Caller]:
 def public_key_lookup(db: Database) -> Callable[[str], str]:
     def public_key_of(participant: str) -> str:
         try:
-            with db.transaction() as session:
+            with db.transaction(read_only=True) as session:
                 return repository.get_participant(session, participant).public_key
         except NotFound as exc:
             raise Unauthorized(f"{participant!r} is not a registered participant.") from exc
