@@ -19,7 +19,15 @@ test-production-like: $(STAMP)
 	infra/production-like/stack up
 	DATASPACE_PRODUCTION_LIKE_REQUIRED=1 $(BIN)/pytest -m production_like tests/production_like
 
-.PHONY: demo test reliability test-production-like down up status lint format lock clean
+# Issue 20's performance targets, every one from one command (benchmarks/scale.py); prints
+# PASS/MISS per target, writes benchmark-results/scale-<stack>.json and its PNG curves.
+# STACK=production-like measures on the engines above (`infra/production-like/stack up` first);
+# BENCHMARK_ARGS=--quick for a smoke run. Not part of `make test`: the full run takes ~1 hour.
+STACK ?= embedded
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/scale.py --stack $(STACK) $(BENCHMARK_ARGS)
+
+.PHONY: demo test reliability test-production-like benchmark down up status lint format lock clean
 
 demo: $(STAMP)
 	$(BIN)/dataspace up

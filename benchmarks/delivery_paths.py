@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import resource
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +36,7 @@ import dataspace.agent.subscriber as agent_module
 import dataspace.agent.worker as worker_module
 import dataspace.publishing.publish as publish_module
 from benchmarks.delivery_world import SCHEMA
+from benchmarks.memory import peak_rss_mb
 from dataspace.adapters.kafka import ensure_topics
 from dataspace.adapters.kafka_consumer import GroupConsumer
 from dataspace.adapters.kafka_producer import KafkaSender
@@ -64,7 +64,7 @@ LAND_TIMEOUT = 900.0
 def memory() -> dict[str, float]:
     """Peak RSS of this process and the peak of Arrow's default pool, in MB."""
     return {
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
         "peak_arrow_mb": round(pa.default_memory_pool().max_memory() / MB, 1),
     }
 
@@ -130,9 +130,9 @@ def counting_assignments(clock: Clock) -> Iterator[None]:
     """Mark ``assigned:<group>`` when a subscriber agent's consumer gets its partitions."""
 
     class Counted(GroupConsumer):
-        def __init__(self, settings: Settings, group_id: str, topics: Any) -> None:
+        def __init__(self, settings: Settings, group_id: str, topics: Any, **kwargs: Any) -> None:
             self._bench_group = group_id
-            super().__init__(settings, group_id, topics)
+            super().__init__(settings, group_id, topics, **kwargs)
 
         def _on_assign(self, consumer: Any, partitions: Any) -> None:
             super()._on_assign(consumer, partitions)

@@ -19,10 +19,15 @@ def padded(prefix: str, numbers: np.ndarray[Any, Any], width: int) -> pa.Array:
 
 
 def batches(
-    rows: int, suppliers: int, *, first_supplier: int = 1, schema: pa.Schema | None = None
+    rows: int,
+    suppliers: int,
+    *,
+    first_supplier: int = 1,
+    schema: pa.Schema | None = None,
+    digits: int = 3,
 ) -> Iterator[pa.RecordBatch]:
-    """``rows`` orders spread evenly over ``sup-<first_supplier>`` ... (zero-padded to 3),
-    cast to ``schema`` when given; the same rows for the same arguments, every time."""
+    """``rows`` orders spread evenly over ``sup-<first_supplier>`` ... (zero-padded to
+    ``digits``), cast to ``schema`` when given; the same rows for the same arguments."""
     for start in range(0, rows, BATCH):
         n = min(BATCH, rows - start)
         rng = np.random.default_rng(start)
@@ -31,7 +36,7 @@ def batches(
             {
                 "order_id": padded("po-", numbers, 10),
                 "supplier_id": padded(
-                    "sup-", rng.integers(first_supplier, first_supplier + suppliers, n), 3
+                    "sup-", rng.integers(first_supplier, first_supplier + suppliers, n), digits
                 ),
                 "sku": padded("sku-", rng.integers(0, 5000, n), 5),
                 "week": pa.array(rng.integers(20454, 20820, n).astype("int32")).cast(pa.date32()),
