@@ -130,17 +130,16 @@ def hub_load(parts: dict[str, Any], title: str) -> Figure:
 
 
 def _log_k(axis: Axes, unit: str, title: str) -> None:
-    axis.set_xscale("log")
-    axis.set_xlabel("K subscribers (log)")
-    axis.set_ylabel(unit)
-    axis.set_title(title)
-    axis.grid(True, alpha=0.3)
-    axis.legend(fontsize=8)
+    _log_x(axis, "K subscribers (log)", unit, title)
 
 
 def _log_n(axis: Axes, unit: str, title: str) -> None:
+    _log_x(axis, "rows in the release (log)", unit, title)
+
+
+def _log_x(axis: Axes, label: str, unit: str, title: str) -> None:
     axis.set_xscale("log")
-    axis.set_xlabel("rows in the release (log)")
+    axis.set_xlabel(label)
     axis.set_ylabel(unit)
     axis.set_title(title)
     axis.grid(True, alpha=0.3)
