@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from queue import Queue
@@ -44,10 +44,11 @@ from sqlalchemy import func, select
 
 from benchmarks.scale_stack import ROOT, BenchStack
 from benchmarks.scale_world import OWN_ROWS, PROVIDER, SCHEMA, TITLES, WHOLE, supplier
+from benchmarks.split_delivery_paths import give_artifacts
 from dataspace.closing import Closing
 from dataspace.connector import negotiation, onboarding
 from dataspace.connector.hub_client import HubClient
-from dataspace.connector.state import Connector, load_config, open_connector, save_config
+from dataspace.connector.state import Connector, open_connector
 from dataspace.federation import Federation, Party, clean_environment
 from dataspace.identity.keys import load_private_key
 from dataspace.identity.uscc import make_uscc
@@ -278,12 +279,7 @@ def start_provider(space: Federation, operator: Callable[[], HubClient]) -> Part
     admit(operator, PROVIDER)
     with open_connector(provider.state) as connector:
         onboarding.status(connector)
-    config = load_config(provider.state)
-    artifacts = {
-        "schemas_dir": str(space.stack.schemas_dir),
-        "expectations_dir": str(space.stack.expectations_dir),
-    }
-    save_config(provider.state, replace(config, settings={**config.settings, **artifacts}))
+    give_artifacts(space, provider)
     space.serve(provider)
     return provider
 

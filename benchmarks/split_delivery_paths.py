@@ -341,12 +341,7 @@ def split_world(space: BenchFederation, root: Path) -> tuple[Party, Party, str]:
     )  # fmt: skip
     for party in (provider, subscriber):
         space.operator("participant", "admit", party.participant)
-    config = load_config(provider.state)
-    artifacts = {
-        "schemas_dir": str(space.stack.schemas_dir),
-        "expectations_dir": str(space.stack.expectations_dir),
-    }
-    save_config(provider.state, replace(config, settings={**config.settings, **artifacts}))
+    give_artifacts(space, provider)
     space.serve(provider)
     offer = root / "own-rows.json"
     offer.write_text(json.dumps(OWN_ROWS), encoding="utf-8")
@@ -362,6 +357,17 @@ def split_world(space: BenchFederation, root: Path) -> tuple[Party, Party, str]:
     space.connector(provider, "agreement", "sign", agreement)
     space.connector(subscriber, "agreement", "sign", agreement)
     return provider, subscriber, agreement
+
+
+def give_artifacts(space: Federation, provider: Party) -> None:
+    """Point the provider's connector at the stack's schemas and expectations (the
+    benchmark product's), in its own ``connector.json``."""
+    config = load_config(provider.state)
+    artifacts = {
+        "schemas_dir": str(space.stack.schemas_dir),
+        "expectations_dir": str(space.stack.expectations_dir),
+    }
+    save_config(provider.state, replace(config, settings={**config.settings, **artifacts}))
 
 
 @contextmanager
